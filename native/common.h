@@ -1,0 +1,68 @@
+// Shared by every kernel family: the thread pool API and the N-API argument helpers.
+// Each family file (gemm.cc, norm.cc, ...) defines its kernels and a `register_<family>` function that
+// adds its N-API entry points; addon.cc calls the register functions. No JS logic lives here.
+#pragma once
+#include <node_api.h>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace moekit {
+
+// ---- thread pool (threadpool.cc) ----------------------------------------------------------------
+// One pool per process. Workers sleep on a condition variable between jobs (no spinning when idle).
+// parallel_for runs fn(ctx, ith, nth) for every ith in [0, nth) — the caller runs ith = 0 — and returns
+// when all are done. nth is clamped to [1, pool_threads()]. Work must be split by ith/nth only, so that
+// results are bit-identical for a fixed thread count.
+void parallel_for(int nth, void (*fn)(void* ctx, int ith, int nth), void* ctx);
+int pool_threads();
+void set_pool_threads(int n);
+
+// Convenience wrapper for a lambda: parallel([&](int ith, int nth) { ... }).
+template <class F>
+inline void parallel(F&& f, int nth = -1) {
+  parallel_for(nth < 0 ? pool_threads() : nth,
+               [](void* ctx, int ith, int n) { (*static_cast<F*>(ctx))(ith, n); }, &f);
+}
+
+// [begin, end) of the ith of nth contiguous, nearly equal chunks of n items.
+inline void split_range(int64_t n, int ith, int nth, int64_t* begin, int64_t* end) {
+  int64_t per = n / nth, rem = n % nth;
+  *begin = ith * per + (ith < rem ? ith : rem);
+  *end = *begin + per + (ith < rem ? 1 : 0);
+}
+
+// ---- N-API argument helpers (addon.cc) -----------------------------------------------------------
+// Each throws a JS TypeError naming the kernel and the argument index, and returns false; the caller
+// then returns nullptr. Typed arrays are read in place (no copy).
+struct Args {
+  napi_env env;
+  const char* kernel;
+  size_t argc;
+  napi_value argv[24];
+  Args(napi_env env, napi_callback_info info, const char* kernel, size_t expected);
+  bool ok = true;
+  float* f32(size_t i, size_t min_len);           // Float32Array with at least min_len elements
+  int32_t* i32(size_t i, size_t min_len);         // Int32Array
+  uint16_t* u16(size_t i, size_t min_len);        // Uint16Array (bf16 / f16 storage)
+  int64_t int_(size_t i);                         // integer number >= 0
+  double num(size_t i);                           // any finite or infinite number
+  bool boolean(size_t i);
+  void fail(const std::string& msg);              // throw a JS Error "moekit native <kernel>: msg"
+};
+
+napi_value undefined(napi_env env);
+napi_value number(napi_env env, double v);
+void export_fn(napi_env env, napi_value exports, const char* name, napi_callback cb);
+
+// Family registration (one per kernel file).
+void register_gemm(napi_env env, napi_value exports);
+void register_elementwise(napi_env env, napi_value exports);
+void register_norm(napi_env env, napi_value exports);
+void register_rope(napi_env env, napi_value exports);
+void register_attention(napi_env env, napi_value exports);
+void register_loss(napi_env env, napi_value exports);
+void register_optim(napi_env env, napi_value exports);
+void register_dtype(napi_env env, napi_value exports);
+
+}  // namespace moekit
