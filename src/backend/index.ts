@@ -37,20 +37,22 @@ export function backend(): Backend {
   if (want !== undefined && want !== '' && want !== 'native' && want !== 'reference') {
     throw new Error(`MOEKIT_BACKEND must be "native" or "reference" (got "${want}")`);
   }
+  let chosen: Backend;
   if (want === 'reference') {
-    current = referenceBackend;
+    chosen = referenceBackend;
   } else {
     const native = tryNativeBackend();
     if (native) {
-      current = native;
+      chosen = native;
     } else if (want === 'native') {
       throw new Error(`MOEKIT_BACKEND=native but the native kernels cannot be loaded: ${nativeError}`);
     } else {
       process.stderr.write(`moekit: native kernels unavailable (${nativeError}); using the reference backend (slow).\n`);
-      current = referenceBackend;
+      chosen = referenceBackend;
     }
   }
-  return current;
+  current = chosen;
+  return chosen;
 }
 
 /** Replace the process-wide backend (tests, `--backend`). */

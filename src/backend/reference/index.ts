@@ -1,0 +1,44 @@
+// The reference backend: every kernel of the Backend contract in plain TypeScript. It is the test
+// oracle for the native kernels, so it favours clarity and accuracy (float64 accumulation) over speed,
+// while staying fast enough to train a tiny model (typed-array loops, no allocation per call).
+import type { Backend } from '../backend.js';
+import { matmul } from './matmul.js';
+import { embeddingBackward, embeddingForward } from './embedding.js';
+import { rmsnormBackward, rmsnormForward } from './norm.js';
+import { ropeBackward, ropeForward } from './rope.js';
+import { attentionBackward, attentionForward } from './attention.js';
+import { add, scale, swigluBackward, swigluForward } from './elementwise.js';
+import { softmaxBackward, softmaxForward } from './softmax.js';
+import { crossEntropyBackward, crossEntropyForward } from './loss.js';
+import { adamw, sumSquares } from './optim.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './dtype.js';
+
+export const referenceBackend: Backend = {
+  name: 'reference',
+  isa: 'js',
+  threads: () => 1,
+  setThreads: () => {}, // single-threaded by design; accepted so callers need not special-case it
+  matmul,
+  embeddingForward,
+  embeddingBackward,
+  rmsnormForward,
+  rmsnormBackward,
+  ropeForward,
+  ropeBackward,
+  attentionForward,
+  attentionBackward,
+  swigluForward,
+  swigluBackward,
+  softmaxForward,
+  softmaxBackward,
+  crossEntropyForward,
+  crossEntropyBackward,
+  adamw,
+  sumSquares,
+  scale,
+  add,
+  f32ToBf16,
+  bf16ToF32,
+  f32ToF16,
+  f16ToF32,
+};
