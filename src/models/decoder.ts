@@ -1,0 +1,107 @@
+// LLaMA-style decoder LM (Touvron et al. 2023), read like the paper (nanoGPT's Block):
+//   h = embed(ids)
+//   for each layer:  h = h + attn(rmsnorm(h));  h = h + ffn(rmsnorm(h))
+//   logits = lm_head(rmsnorm(h))
+// Parameter names are the HF llama names, so stateDict() is a loadable HF checkpoint.
+// The FFN slot is a seam: `ffn(builder, layer, config)` decides what sits there (dense SwiGLU here;
+// MoE layers plug in through the same factory).
+import { add, crossEntropy, ropeTables, linear, type CrossEntropyResult, type RopeTables } from '../ops/index.js';
+import { Rng, ShapeError, type Tensor } from '../tensor/index.js';
+import {
+  Embedding, Linear, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP, type ParamMap, type TokenLayout,
+} from '../nn/index.js';
+import type { ModelConfig } from './config.js';
+
+export interface FfnContext {
+  layer: number;
+  /** [B·T] token ids of the forward pass (hash routing reads them). */
+  ids: Int32Array;
+  layout: TokenLayout;
+}
+
+/** Whatever occupies a block's FFN slot. */
+export interface FeedForward {
+  forward(x: Tensor, ctx: FfnContext): Tensor;
+}
+
+export type FfnFactory = (b: ParamBuilder, layer: number, config: ModelConfig) => FeedForward;
+
+export const denseFfn: FfnFactory = (b, _layer, c) => {
+  const mlp = new SwiGLUMLP(b, c.hidden_size, c.intermediate_size, c.initializer_range);
+  return { forward: (x) => mlp.forward(x) };
+};
+
+class DecoderBlock {
+  readonly inputNorm: RMSNorm;
+  readonly attn: SelfAttention;
+  readonly postAttnNorm: RMSNorm;
+  readonly ffn: FeedForward;
+
+  constructor(b: ParamBuilder, readonly layer: number, c: ModelConfig, ffn: FfnFactory) {
+    this.inputNorm = new RMSNorm(b.pp('input_layernorm'), c.hidden_size, c.rms_norm_eps);
+    this.attn = new SelfAttention(b.pp('self_attn'), {
+      hidden: c.hidden_size, heads: c.num_attention_heads, kvHeads: c.num_key_value_heads, headDim: c.head_dim,
+    }, c.initializer_range);
+    this.postAttnNorm = new RMSNorm(b.pp('post_attention_layernorm'), c.hidden_size, c.rms_norm_eps);
+    this.ffn = ffn(b.pp('mlp'), layer, c);
+  }
+
+  forward(h: Tensor, ctx: FfnContext, tables: RopeTables): Tensor {
+    h = add(h, this.attn.forward(this.inputNorm.forward(h), ctx.layout, tables));
+    return add(h, this.ffn.forward(this.postAttnNorm.forward(h), ctx));
+  }
+}
+
+export interface DecoderOptions {
+  seed: number;
+  ffn?: FfnFactory;
+}
+
+export class DecoderLM {
+  readonly params: ParamMap = new Map();
+  readonly embed: Embedding;
+  readonly layers: DecoderBlock[] = [];
+  readonly norm: RMSNorm;
+  readonly lmHead: Linear | null;
+  private readonly tables: RopeTables;
+
+  constructor(readonly config: ModelConfig, opts: DecoderOptions) {
+    const root = new ParamBuilder(this.params, new Rng(opts.seed));
+    const model = root.pp('model');
+    const c = config;
+    this.embed = new Embedding(model.pp('embed_tokens'), c.vocab_size, c.hidden_size, c.initializer_range);
+    for (let l = 0; l < c.num_hidden_layers; l++) {
+      this.layers.push(new DecoderBlock(model.pp('layers').pp(l), l, c, opts.ffn ?? denseFfn));
+    }
+    this.norm = new RMSNorm(model.pp('norm'), c.hidden_size, c.rms_norm_eps);
+    // Tied embeddings: HF omits lm_head.weight and reuses the embedding matrix (interop §1.4).
+    this.lmHead = c.tie_word_embeddings ? null : new Linear(root.pp('lm_head'), c.hidden_size, c.vocab_size, c.initializer_range);
+    this.tables = ropeTables(c.head_dim, c.max_position_embeddings, c.rope_theta);
+  }
+
+  /** Logits [B·T, V] for B sequences of T tokens (ids [B·T], row-major by sequence). */
+  forward(ids: Int32Array, batch: number, seq: number): Tensor {
+    if (ids.length !== batch * seq) throw new ShapeError(`forward: ${ids.length} ids do not form ${batch} sequences of ${seq}`);
+    if (seq > this.config.max_position_embeddings) {
+      throw new ShapeError(`forward: sequence length ${seq} exceeds max_position_embeddings ${this.config.max_position_embeddings}`);
+    }
+    const positions = new Int32Array(batch * seq);
+    for (let i = 0; i < positions.length; i++) positions[i] = i % seq;
+    const layout: TokenLayout = { batch, seq, positions };
+    let h = this.embed.forward(ids); // [B·T, d]
+    for (const block of this.layers) h = block.forward(h, { layer: block.layer, ids, layout }, this.tables);
+    h = this.norm.forward(h);
+    return this.lmHead ? this.lmHead.forward(h) : linear(h, this.embed.weight); // [B·T, V]
+  }
+
+  /** Mean next-token cross-entropy; targets < 0 are ignored. */
+  loss(inputs: Int32Array, targets: Int32Array, batch: number, seq: number): CrossEntropyResult {
+    return crossEntropy(this.forward(inputs, batch, seq), targets);
+  }
+
+  parameterCount(): number {
+    let n = 0;
+    for (const p of this.params.values()) n += p.size;
+    return n;
+  }
+}

@@ -1,0 +1,36 @@
+// Parameters are plain named tensors. A ParamBuilder carries a path prefix (candle's `vb.pp`), so each
+// module creates its weights under the HuggingFace name it will have on disk, e.g.
+// `model.layers.0.self_attn.q_proj.weight`. Creation order is fixed by construction order, so a seed
+// gives the same initial weights every time.
+import { ConfigError, Rng, Tensor } from '../tensor/index.js';
+
+export type Init = { kind: 'normal'; std: number } | { kind: 'ones' } | { kind: 'zeros' };
+
+export type ParamMap = Map<string, Tensor>;
+
+export class ParamBuilder {
+  constructor(
+    readonly params: ParamMap,
+    private readonly rng: Rng,
+    readonly prefix = '',
+  ) {}
+
+  /** A builder for a sub-module: names become `prefix.name.…`. */
+  pp(name: string | number): ParamBuilder {
+    return new ParamBuilder(this.params, this.rng, this.path(String(name)));
+  }
+
+  path(name: string): string {
+    return this.prefix ? `${this.prefix}.${name}` : name;
+  }
+
+  param(name: string, shape: number[], init: Init): Tensor {
+    const full = this.path(name);
+    if (this.params.has(full)) throw new ConfigError(`parameter ${full} is created twice`);
+    const t = Tensor.zeros(shape, true);
+    if (init.kind === 'normal') this.rng.fillNormal(t.data, init.std);
+    else if (init.kind === 'ones') t.data.fill(1);
+    this.params.set(full, t);
+    return t;
+  }
+}

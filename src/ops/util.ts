@@ -1,0 +1,18 @@
+// Shape checks shared by the ops: every failure names the op and the shapes involved.
+import { ShapeError, shapeStr, type Tensor } from '../tensor/index.js';
+
+export function lastDim(t: Tensor): number {
+  return t.shape[t.shape.length - 1];
+}
+
+export function expectSize(op: string, what: string, t: Tensor, size: number, expected: string): void {
+  if (t.size !== size) {
+    throw new ShapeError(`${op}: ${what} has shape ${shapeStr(t.shape)} (${t.size} elements), expected ${expected} = ${size}`);
+  }
+}
+
+export function expectSameShape(op: string, a: Tensor, b: Tensor): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new ShapeError(`${op}: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} must match`);
+  }
+}
