@@ -1,0 +1,23 @@
+// Typed errors of the file-format readers and writers (interop.md). Every message names the file, the
+// tensor or field, and what was expected; the hint says what the user can do about it.
+import { MoekitError } from '../tensor/errors.js';
+
+/**
+ * Why a safetensors file (or a sharded checkpoint) was refused. The first group mirrors the error names
+ * of the reference loader safetensors-rs (interop.md §1.3) so a refusal can be matched against it; the
+ * rest are moekit's own checks.
+ */
+export type SafetensorsErrorCode =
+  | 'HeaderTooSmall' | 'HeaderTooLarge' | 'InvalidHeaderLength' | 'InvalidHeader' | 'InvalidHeaderStart'
+  | 'InvalidHeaderDeserialization' | 'InvalidOffset' | 'TensorInvalidInfo' | 'ValidationOverflow'
+  | 'MetadataIncompleteBuffer' | 'MisalignedSlice'
+  | 'DuplicateKey' | 'UnknownDtype' | 'UnsupportedDtype' | 'TensorNotFound' | 'InvalidTensor'
+  | 'InvalidMetadata' | 'InvalidIndex' | 'Io';
+
+export class SafetensorsError extends MoekitError {
+  readonly code: SafetensorsErrorCode;
+  constructor(code: SafetensorsErrorCode, message: string, hint?: string) {
+    super(message, hint);
+    this.code = code;
+  }
+}
