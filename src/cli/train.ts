@@ -1,0 +1,167 @@
+// `moekit train`: one model, on the bundled corpus or the user's files.
+import { readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { backend } from '../backend/index.js';
+import { ConfigError } from '../tensor/index.js';
+import { parseRunConfig, type RunConfig } from '../train/config.js';
+import { rawPreset, presetNames } from '../train/presets.js';
+import { train, type TrainResult } from '../train/trainer.js';
+import { buildTrainData } from '../train/data.js';
+import type { Command } from './command.js';
+import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { ProgressBar, formatDuration } from './progress.js';
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train one model (progress bar, metrics.jsonl, atomic checkpoints, --resume)',
+  usage: `moekit train (--config FILE | --preset NAME) [options]
+
+  --config FILE     run configuration JSON: {"model": {HF llama fields}, "train": {...}, "data": {...}}
+  --preset NAME     a built-in configuration: ${presetNames().join(', ')}
+  --steps N         optimizer steps (overrides the configuration)
+  --seed N          seed for initialisation and data order
+  --data FILES      comma-separated .txt / .jsonl files instead of the bundled Brown corpus
+                    (jsonl lines: {"text": "...", "source": "optional label"})
+  --out DIR         run directory (default: runs/<preset or config name>)
+  --resume          continue the run in --out from its latest checkpoint, exactly
+  --threads N       kernel threads (default: all cores)
+
+The run directory receives config.json, model.safetensors and tokenizer.json (an HF model directory),
+metrics.jsonl (one JSON object per logged step) and checkpoints/ (written atomically).
+Ctrl-C stops after the current step and writes a checkpoint; rerun with --resume to continue.`,
+  async run(argv) {
+    const { values } = parseFlags('train', argv, {
+      config: { type: 'string' }, preset: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' },
+      data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, threads: { type: 'string' },
+    });
+    const run = resolveRunConfig('train', values);
+    const outDir = resolve(stringFlag(values.out) ?? `runs/${runName(values)}`);
+    const threads = intFlag('train', 'threads', values.threads);
+    const be = backend();
+    if (threads) be.setThreads(threads);
+    const result = await trainWithProgress(run, outDir, Boolean(values.resume), `train`);
+    const ppl = result.finalValLoss !== null ? Math.exp(result.finalValLoss).toFixed(2) : '--';
+    const loss = result.finalValLoss !== null ? result.finalValLoss.toFixed(4) : '--';
+    if (result.stopped) {
+      process.stdout.write(`stopped at step ${result.steps}; checkpoint saved. Continue with: moekit train ${argv.filter((a) => a !== '--resume').join(' ')} --resume\n`);
+    } else {
+      process.stdout.write(`done: ${result.steps} steps, ${result.tokens.toLocaleString('en-US')} tokens, validation loss ${loss} (perplexity ${ppl}). Model: ${outDir}\n`);
+    }
+  },
+};
+
+function runName(values: Record<string, unknown>): string {
+  if (values.preset) return String(values.preset);
+  return basename(String(values.config)).replace(/\.json$/i, '');
+}
+
+/** --config or --preset, with --steps/--seed/--data applied before validation. */
+export function resolveRunConfig(command: string, values: Record<string, unknown>): RunConfig {
+  const configPath = stringFlag(values.config);
+  const presetName = stringFlag(values.preset);
+  if (!configPath === !presetName) throw new UsageError(`moekit ${command}: give exactly one of --config FILE or --preset NAME`, `presets: ${presetNames().join(', ')}`);
+  let raw: Record<string, unknown>;
+  let where: string;
+  if (configPath) {
+    let text: string;
+    try {
+      text = readFileSync(configPath, 'utf8');
+    } catch (e) {
+      throw new UsageError(`moekit ${command}: cannot read --config ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`${configPath}: not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${configPath}: expected a JSON object`);
+    where = configPath;
+  } else {
+    raw = rawPreset(presetName!);
+    where = `preset ${presetName}`;
+  }
+  const trainSection = { ...((raw.train as Record<string, unknown> | undefined) ?? {}) };
+  const steps = intFlag(command, 'steps', values.steps);
+  if (steps !== undefined) {
+    trainSection.steps = steps;
+    // Keep evaluation and checkpoints inside a shortened run.
+    for (const k of ['eval_interval', 'checkpoint_interval', 'warmup_steps'] as const) {
+      const v = trainSection[k];
+      if (typeof v === 'number' && v > steps) trainSection[k] = k === 'warmup_steps' ? Math.floor(steps / 10) : steps;
+    }
+  }
+  const seed = intFlag(command, 'seed', values.seed, 0);
+  if (seed !== undefined) trainSection.seed = seed;
+  const dataSection = { ...((raw.data as Record<string, unknown> | undefined) ?? {}) };
+  const data = stringFlag(values.data);
+  if (data !== undefined) {
+    const files = data.split(',').map((f) => f.trim()).filter(Boolean);
+    if (files.length === 0) throw new UsageError(`moekit ${command}: --data needs at least one file`);
+    dataSection.files = files.map((f) => resolve(f));
+  }
+  return parseRunConfig({ ...raw, train: trainSection, data: dataSection }, where);
+}
+
+/** Prepare data and train with a progress bar; Ctrl-C stops cleanly after the current step. */
+export async function trainWithProgress(run: RunConfig, outDir: string, resume: boolean, label: string): Promise<TrainResult> {
+  // One bar per data stage (tokenizer word counts, merges, encoding); nothing shows when cached.
+  let stageBar: ProgressBar | null = null;
+  let stageName = '';
+  const data = buildTrainData(run, {
+    outDir,
+    onProgress: (stage, fraction) => {
+      if (stage !== stageName) {
+        stageBar?.finish();
+        stageName = stage;
+        stageBar = new ProgressBar(`${label}: data ${stage}`, 100);
+      }
+      stageBar!.update(Math.round(fraction * 100));
+    },
+  });
+  (stageBar as ProgressBar | null)?.finish();
+  let stop = false;
+  const onSigint = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write('\nmoekit: stopping after this step and writing a checkpoint (Ctrl-C again to abort now)\n');
+  };
+  process.on('SIGINT', onSigint);
+  const bar = new ProgressBar(label, run.train.steps);
+  let lastLoss = '--';
+  let lastVal = '';
+  const started = performance.now();
+  try {
+    const result = train(run, data, {
+      outDir, resume,
+      shouldStop: () => stop,
+      events: {
+        onStart: (info) => {
+          bar.resumeFrom(info.startStep);
+          bar.log(`${label}: ${info.parameters.toLocaleString('en-US')} parameters, ${info.tokensPerStep.toLocaleString('en-US')} tokens/step, ` +
+            `backend ${backendLabel()}${info.startStep > 0 ? `, resuming at step ${info.startStep}` : ''}`);
+        },
+        onStep: (rec) => {
+          lastLoss = (rec.train_loss as number).toFixed(4);
+          if (rec.val_loss !== undefined) {
+            lastVal = (rec.val_loss as number).toFixed(4);
+            bar.log(`${label}: step ${rec.step} val_loss ${lastVal} (ppl ${(rec.val_ppl as number).toFixed(2)})`);
+          }
+          bar.update(rec.step, {
+            loss: lastLoss, ...(lastVal ? { val: lastVal } : {}),
+            'tok/s': Math.round(rec.tok_per_s as number).toLocaleString('en-US'),
+          });
+        },
+      },
+    });
+    bar.finish();
+    process.stderr.write(`${label}: ${formatDuration((performance.now() - started) / 1000)} wall\n`);
+    return result;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function backendLabel(): string {
+  const be = backend();
+  return be.name === 'native' ? `native/${be.isa}, ${be.threads()} threads` : 'reference (slow)';
+}

@@ -1,0 +1,125 @@
+// A training run's configuration: { model: <HF config fields>, train: {...}, data: {...} }.
+// Every section rejects unknown keys with the nearest valid one; values are range-checked here, before
+// any work starts.
+import { ConfigError } from '../tensor/index.js';
+import { checkKeys, parseModelConfig, type ModelConfig } from '../models/index.js';
+
+export interface TrainConfig {
+  steps: number;
+  batch_size: number;
+  seq_len: number;
+  /** Micro-batches per optimizer step (gradient accumulation). */
+  grad_accum: number;
+  lr: number;
+  /** Cosine decay ends at lr · min_lr_ratio (10 %: Top-P paper, LLaMA). */
+  min_lr_ratio: number;
+  warmup_steps: number;
+  weight_decay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Global gradient-norm clip (0 disables). */
+  grad_clip: number;
+  eval_interval: number;
+  eval_batches: number;
+  log_interval: number;
+  checkpoint_interval: number;
+  seed: number;
+}
+
+export interface DataConfig {
+  /** Users' own files (.txt / .jsonl); empty = the bundled Brown corpus. */
+  files: string[];
+  /** Fraction of each source's documents held out for validation. */
+  valid_fraction: number;
+}
+
+export interface RunConfig {
+  model: ModelConfig;
+  train: TrainConfig;
+  data: DataConfig;
+}
+
+export const TRAIN_DEFAULTS: TrainConfig = {
+  steps: 1000,
+  batch_size: 8,
+  seq_len: 256,
+  grad_accum: 1,
+  lr: 3e-4,
+  min_lr_ratio: 0.1,
+  warmup_steps: 100,
+  weight_decay: 0.1,
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  grad_clip: 1.0,
+  eval_interval: 100,
+  eval_batches: 8,
+  log_interval: 10,
+  checkpoint_interval: 200,
+  seed: 1234,
+};
+
+export const DATA_DEFAULTS: DataConfig = { files: [], valid_fraction: 0.1 };
+
+const TRAIN_KEYS = Object.keys(TRAIN_DEFAULTS);
+const DATA_KEYS = Object.keys(DATA_DEFAULTS);
+
+function num(where: string, key: string, v: unknown, check: (x: number) => boolean, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) {
+    throw new ConfigError(`${where}: "${key}" must be ${what}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+const isPosInt = (x: number) => Number.isInteger(x) && x > 0;
+const isNonNegInt = (x: number) => Number.isInteger(x) && x >= 0;
+
+export function parseTrainConfig(raw: unknown, where = 'train config'): TrainConfig {
+  const o = asObject(raw, where);
+  checkKeys(where, o, TRAIN_KEYS);
+  const c = { ...TRAIN_DEFAULTS, ...o } as Record<string, unknown>;
+  const posInt = ['steps', 'batch_size', 'seq_len', 'grad_accum', 'eval_interval', 'eval_batches', 'log_interval', 'checkpoint_interval'];
+  for (const k of posInt) num(where, k, c[k], isPosInt, 'a positive integer');
+  num(where, 'warmup_steps', c.warmup_steps, isNonNegInt, 'a non-negative integer');
+  num(where, 'seed', c.seed, isNonNegInt, 'a non-negative integer');
+  num(where, 'lr', c.lr, (x) => x > 0, 'a positive number');
+  num(where, 'min_lr_ratio', c.min_lr_ratio, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+  num(where, 'weight_decay', c.weight_decay, (x) => x >= 0, 'a non-negative number');
+  num(where, 'beta1', c.beta1, (x) => x >= 0 && x < 1, 'in [0, 1)');
+  num(where, 'beta2', c.beta2, (x) => x >= 0 && x < 1, 'in [0, 1)');
+  num(where, 'eps', c.eps, (x) => x > 0, 'a positive number');
+  num(where, 'grad_clip', c.grad_clip, (x) => x >= 0, 'a non-negative number (0 disables clipping)');
+  return c as unknown as TrainConfig;
+}
+
+export function parseDataConfig(raw: unknown, where = 'data config'): DataConfig {
+  const o = asObject(raw, where);
+  checkKeys(where, o, DATA_KEYS);
+  const c = { ...DATA_DEFAULTS, ...o } as Record<string, unknown>;
+  if (!Array.isArray(c.files) || c.files.some((f) => typeof f !== 'string')) {
+    throw new ConfigError(`${where}: "files" must be a list of file paths`);
+  }
+  num(where, 'valid_fraction', c.valid_fraction, (x) => x > 0 && x < 1, 'in (0, 1)');
+  return c as unknown as DataConfig;
+}
+
+export function parseRunConfig(raw: unknown, where = 'config'): RunConfig {
+  const o = asObject(raw, where);
+  checkKeys(where, o, ['model', 'train', 'data']);
+  if (o.model === undefined) throw new ConfigError(`${where}: missing the "model" section`);
+  const run: RunConfig = {
+    model: parseModelConfig(o.model, `${where}.model`),
+    train: parseTrainConfig(o.train ?? {}, `${where}.train`),
+    data: parseDataConfig(o.data ?? {}, `${where}.data`),
+  };
+  if (run.train.seq_len > run.model.max_position_embeddings) {
+    throw new ConfigError(`${where}.train: "seq_len" ${run.train.seq_len} exceeds model.max_position_embeddings ${run.model.max_position_embeddings}`);
+  }
+  return run;
+}
+
+function asObject(raw: unknown, where: string): Record<string, unknown> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: expected a JSON object`);
+  return raw as Record<string, unknown>;
+}
