@@ -5,7 +5,7 @@ import { backend } from '../backend/index.js';
 import { ConfigError } from '../tensor/index.js';
 import { parseRunConfig, type RunConfig } from '../train/config.js';
 import { rawPreset, presetNames } from '../train/presets.js';
-import { train, type TrainResult } from '../train/trainer.js';
+import { ensureWritableDir, train, type TrainResult } from '../train/trainer.js';
 import { buildTrainData } from '../train/data.js';
 import type { Command } from './command.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
@@ -104,6 +104,7 @@ export function resolveRunConfig(command: string, values: Record<string, unknown
 
 /** Prepare data and train with a progress bar; Ctrl-C stops cleanly after the current step. */
 export async function trainWithProgress(run: RunConfig, outDir: string, resume: boolean, label: string): Promise<TrainResult> {
+  ensureWritableDir(outDir);
   // One bar per data stage (tokenizer word counts, merges, encoding); nothing shows when cached.
   let stageBar: ProgressBar | null = null;
   let stageName = '';

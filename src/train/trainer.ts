@@ -66,7 +66,8 @@ export function evaluate(model: DecoderLM, batches: Batch[], seqLen: number): nu
   return count > 0 ? sum / count : NaN;
 }
 
-function ensureWritableDir(dir: string): void {
+/** Create dir (and parents) or fail with a one-line error naming it. */
+export function ensureWritableDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });
     accessSync(dir, constants.W_OK);
