@@ -6,9 +6,10 @@ import type { Command } from './command.js';
 import { doctor } from './doctor.js';
 import { trainCommand } from './train.js';
 import { demo } from './demo.js';
+import { route } from './route.js';
 import { packageVersion } from './version.js';
 
-const COMMANDS: Command[] = [demo, trainCommand, doctor];
+const COMMANDS: Command[] = [demo, trainCommand, route, doctor];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -2,7 +2,7 @@
 // and (--grad) their gradient — the routing spec's worked examples, reproducible from the shell.
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError, Rng, ShapeError } from '../tensor/index.js';
-import { createRouter, kPerToken, parseRouterConfig, routedExperts, weightedTotal, type RouterConfig } from '../moe/index.js';
+import { createRouter, kPerToken, parseRouterConfig, routedExperts, ROUTERS, weightedTotal, type RouterConfig, type RouterType } from '../moe/index.js';
 import type { Command } from './command.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
 
@@ -60,13 +60,22 @@ export function routeLogits(logits: Float32Array, T: number, E: number, raw: unk
   const total = weightedTotal(losses, T, E);
   const a = out.assignment;
   return {
-    assignments: Array.from(a.token, (token, i) => ({ token, expert: a.expert[i], weight: a.weight[i], rank: a.rank[i] })),
+    assignments: Array.from(a.token, (token, i) => ({ token, expert: a.expert[i], weight: float32Json(a.weight[i]), rank: a.rank[i] })),
     k_per_token: Array.from(kPerToken(a, T)),
     dropped: Array.from(a.dropped, (d) => d === 1),
     losses: Object.fromEntries(losses.map((l) => [l.name, l.value])),
     aux_loss: total.value,
-    ...(options.grad ? { grad_logits: Array.from({ length: T }, (_, t) => Array.from(total.grad.subarray(t * E, (t + 1) * E))) } : {}),
+    ...(options.grad ? { grad_logits: Array.from({ length: T }, (_, t) => Array.from(total.grad.subarray(t * E, (t + 1) * E), float32Json)) } : {}),
   };
+}
+
+/** The shortest decimal that reads back as the same float32 (0.35, not 0.3500000238418579). */
+function float32Json(x: number): number {
+  for (let digits = 1; digits < 9; digits++) {
+    const short = Number(x.toPrecision(digits));
+    if (Math.fround(short) === x) return short;
+  }
+  return x;
 }
 
 function readJson(text: string, source: string): unknown {
@@ -77,11 +86,23 @@ function readJson(text: string, source: string): unknown {
   }
 }
 
-/** --config: inline JSON (starts with "{") or a file path. */
-function configSource(value: string): unknown {
-  if (value.trim().startsWith('{')) return readJson(value, '--config');
-  if (!existsSync(value)) throw new UsageError(`moekit route: --config "${value}" is neither inline JSON nor an existing file`);
-  return readJson(readFileSync(value, 'utf8'), value);
+/** --config: inline JSON (starts with "{") or a file path; a JSON object. */
+function configSource(value: string): Record<string, unknown> {
+  const inline = value.trim().startsWith('{');
+  if (!inline && !existsSync(value)) throw new UsageError(`moekit route: --config "${value}" is neither inline JSON nor an existing file`);
+  const json = inline ? readJson(value, '--config') : readJson(readFileSync(value, 'utf8'), value);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(`${inline ? '--config' : value}: expected a JSON object like {"type": "top_p"}`);
+  return { ...json };
+}
+
+/** The logits text: --logits FILE, or stdin when it is piped. */
+function logitsText(path: string | undefined): string {
+  if (path === undefined) {
+    if (process.stdin.isTTY) throw new UsageError('moekit route: give --logits FILE or pipe the logits JSON on stdin');
+    return readFileSync(0, 'utf8');
+  }
+  if (!existsSync(path)) throw new UsageError(`moekit route: --logits "${path}" does not exist`);
+  return readFileSync(path, 'utf8');
 }
 
 function tokenIdsFlag(value: string | undefined): Int32Array | undefined {
@@ -93,9 +114,15 @@ function tokenIdsFlag(value: string | undefined): Int32Array | undefined {
   return Int32Array.from(parts, Number);
 }
 
+/** --capacity-factor sets the factor of the mode being run (routers without an eval factor: the one factor). */
+function capacityKey(type: string, training: boolean): string {
+  const keys: readonly string[] = Object.hasOwn(ROUTERS, type) ? ROUTERS[type as RouterType].keys : [];
+  return !training && keys.includes('eval_capacity_factor') ? 'eval_capacity_factor' : 'capacity_factor';
+}
+
 export const route: Command = {
   name: 'route',
-  summary: 'route a matrix of router logits: assignment, experts per token, aux losses (--json out)',
+  summary: 'run a router on a matrix of logits; prints the assignment, experts per token and aux losses as JSON',
   usage: `moekit route [--logits FILE] (--config JSON|FILE | --router TYPE [options]) [--train|--eval] [--grad]
 
 Reads router logits as JSON [[z_0, …, z_E-1], …] (one row per token) from --logits FILE or stdin, runs
@@ -120,21 +147,20 @@ one router and prints JSON: {"assignments": [{"token","expert","weight","rank"}]
     });
     if (values.train && values.eval) throw new UsageError('moekit route: give --train or --eval, not both');
     const training = Boolean(values.train);
-    const config: Record<string, unknown> = values.config !== undefined ? { ...(configSource(String(values.config)) as object) } : {};
+    const config = values.config !== undefined ? configSource(String(values.config)) : {};
     if (values.router !== undefined) config.type = String(values.router);
     if (config.type === undefined) throw new UsageError('moekit route: give --config or --router', 'e.g. --router top_p --top-p 0.4');
     const flagged: [string, number | undefined][] = [
       ['top_p', numberFlag('route', 'top-p', values['top-p'])],
       ['k', intFlag('route', 'k', values.k)],
-      [training ? 'capacity_factor' : 'eval_capacity_factor', numberFlag('route', 'capacity-factor', values['capacity-factor'])],
+      [capacityKey(String(config.type), training), numberFlag('route', 'capacity-factor', values['capacity-factor'])],
       ['vocab_size', intFlag('route', 'vocab-size', values['vocab-size'])],
     ];
     for (const [key, v] of flagged) if (v !== undefined) config[key] = v;
 
     const path = stringFlag(values.logits);
     const source = path ?? 'stdin';
-    const text = path !== undefined ? readFileSync(path, 'utf8') : readFileSync(0, 'utf8');
-    const { logits, T, E } = logitsMatrix(readJson(text, source), source);
+    const { logits, T, E } = logitsMatrix(readJson(logitsText(path), source), source);
     const result = routeLogits(logits, T, E, config, {
       seed: intFlag('route', 'seed', values.seed, 0) ?? 0,
       training,
