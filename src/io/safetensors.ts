@@ -26,7 +26,7 @@ interface DataOf {
 
 export type SafetensorsData = DataOf[Dtype];
 
-/** One tensor; `data` is the typed array matching `dtype` (BOOL: one byte per element, 0 or 1). */
+/** One tensor; `data` is the typed array matching `dtype` (BOOL: one byte per element, as stored). */
 export type SafetensorsTensor = {
   [D in Dtype]: { name: string; dtype: D; shape: readonly number[]; data: DataOf[D] };
 }[Dtype];
@@ -110,12 +110,26 @@ function headerError(code: 'InvalidHeader' | 'InvalidHeaderStart' | 'InvalidHead
   return new SafetensorsError(code, `${source}: invalid safetensors header: ${what}`, BAD_WRITER);
 }
 
+/** A short, escaped preview of a hostile value (never recursive: JSON.stringify overflows on deep nesting). */
 function describe(v: unknown): string {
   if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'string') return `the string ${q(v)}`;
   if (typeof v === 'object') return 'an object';
   return `${typeof v} ${String(v)}`;
+}
+
+/** A name from a file, quoted and escaped (no control characters reach the terminal) and cut at 120 chars. */
+function q(name: string): string {
+  return JSON.stringify(name.length > 120 ? `${name.slice(0, 120)}…` : name);
+}
+
+/** What is wrong with an array that should hold `count` (or any number of) non-negative integers. */
+function badIndexArray(v: unknown, count?: number): string | null {
+  if (!Array.isArray(v)) return `found ${describe(v)}`;
+  if (count !== undefined && v.length !== count) return `found an array of ${v.length}`;
+  const i = v.findIndex((x) => !isIndex(x));
+  return i < 0 ? null : `element ${i} is ${describe(v[i])}`;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -126,41 +140,67 @@ function isIndex(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
+/** serde_json's default recursion limit, with which the reference loader parses headers (§1.3). */
+export const MAX_JSON_DEPTH = 128;
+
+export interface JsonKeyScan {
+  /** Nesting deeper than MAX_JSON_DEPTH (scanning stopped there). */
+  tooDeep: boolean;
+  /** The first duplicate key, with the path of its object ('' = top level). */
+  duplicate: { key: string; object: string } | null;
+}
+
 /**
- * The first duplicate key of a valid JSON text, with the path of its object ('' = top level).
- * JSON.parse keeps the last of duplicate keys silently; the README forbids them (§1.3).
+ * One bounds-checked pass over a JSON text, run before JSON.parse: refuses nesting deeper than
+ * MAX_JSON_DEPTH (a hostile header must not exhaust the stack or memory) and finds duplicate keys, which
+ * JSON.parse keeps silently (last wins) and the safetensors README forbids (§1.3). Invalid JSON just
+ * ends the scan; JSON.parse reports it.
  */
-export function findDuplicateKey(text: string): { key: string; object: string } | null {
-  const stack: { keys: Set<string> | null; path: string }[] = [];
+export function scanJsonKeys(text: string): JsonKeyScan {
+  const stack: { keys: Set<string> | null; name: string; inArray: boolean }[] = [];
   let lastKey = '';
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      const parent = stack.at(-1);
-      const path = parent === undefined ? '' : parent.keys === null ? `${parent.path}[]` : parent.path === '' ? lastKey : `${parent.path}.${lastKey}`;
-      stack.push({ keys: c === 0x7b ? new Set() : null, path });
+      if (stack.length === MAX_JSON_DEPTH) return { tooDeep: true, duplicate: null };
+      stack.push({ keys: c === 0x7b ? new Set() : null, name: lastKey, inArray: stack.at(-1)?.keys === null });
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
       stack.pop();
     } else if (c === 0x22 /* " */) {
       let j = i + 1;
-      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      while (j < text.length && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      if (j >= text.length) break; // unterminated string
       let k = j + 1;
       while (k < text.length && ' \t\n\r'.includes(text[k])) k++;
       const top = stack.at(-1);
       if (text[k] === ':' && top?.keys) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
-        if (top.keys.has(key)) return { key, object: top.path };
+        let key: string;
+        try {
+          key = JSON.parse(text.slice(i, j + 1)) as string;
+        } catch {
+          break; // a bad escape
+        }
+        if (top.keys.has(key)) return { tooDeep: false, duplicate: { key, object: objectPath(stack) } };
         top.keys.add(key);
         lastKey = key;
       }
       i = j;
     }
   }
-  return null;
+  return { tooDeep: false, duplicate: null };
 }
 
+/** "a.b[]" for the innermost object of the scan stack ('' = top level). */
+function objectPath(stack: readonly { name: string; inArray: boolean }[]): string {
+  let path = '';
+  for (const f of stack.slice(1)) path += f.inArray ? '[]' : path === '' ? f.name : `.${f.name}`;
+  return path;
+}
+
+const TOO_DEEP = `JSON nested deeper than ${MAX_JSON_DEPTH} levels`;
+
 function describeDuplicate(dup: { key: string; object: string }): string {
-  return `duplicate key ${JSON.stringify(dup.key)} in ${dup.object === '' ? 'the top-level object' : `"${dup.object}"`}`;
+  return `duplicate key ${q(dup.key)} in ${dup.object === '' ? 'the top-level object' : q(dup.object)}`;
 }
 
 /** Parse and validate a header (§1.3). `readAt(pos, len)` returns file bytes; `fileLength` is trusted. */
@@ -184,14 +224,15 @@ function parseHeader(source: string, fileLength: number, readAt: (pos: number, l
     throw headerError('InvalidHeader', source, 'not valid UTF-8');
   }
   if (!text.startsWith('{')) throw headerError('InvalidHeaderStart', source, `a JSON object must start at byte 8 (found ${describe(text.slice(0, 16))})`);
+  const scan = scanJsonKeys(text);
+  if (scan.tooDeep) throw headerError('InvalidHeaderDeserialization', source, TOO_DEEP);
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
     throw headerError('InvalidHeaderDeserialization', source, `not JSON (${(e as Error).message})`);
   }
-  const dup = findDuplicateKey(text);
-  if (dup) throw headerError('DuplicateKey', source, describeDuplicate(dup));
+  if (scan.duplicate) throw headerError('DuplicateKey', source, describeDuplicate(scan.duplicate));
 
   let metadata: Record<string, string> = {};
   const tensors: [string, TensorInfo][] = [];
@@ -209,7 +250,7 @@ function parseHeader(source: string, fileLength: number, readAt: (pos: number, l
     if (t.begin !== end) {
       const what = end === 0 ? 'the first tensor must start at offset 0'
         : t.begin > end ? `a hole: the previous tensor ends at ${end}` : `it overlaps the previous tensor, which ends at ${end}`;
-      throw new SafetensorsError('InvalidOffset', `${source}: tensor "${name}": data_offsets [${t.begin}, ${t.end}] are invalid: ${what}`, BAD_WRITER);
+      throw new SafetensorsError('InvalidOffset', `${source}: tensor ${q(name)}: data_offsets [${t.begin}, ${t.end}] are invalid: ${what}`, BAD_WRITER);
     }
     end = t.end;
   }
@@ -226,47 +267,48 @@ function parseHeader(source: string, fileLength: number, readAt: (pos: number, l
 function parseMetadata(source: string, entry: unknown): Record<string, string> {
   if (!isPlainObject(entry)) throw headerError('InvalidHeaderDeserialization', source, `"__metadata__" must be an object of strings, found ${describe(entry)}`);
   for (const [k, v] of Object.entries(entry)) {
-    if (typeof v !== 'string') throw headerError('InvalidHeaderDeserialization', source, `"__metadata__.${k}" must be a string, found ${describe(v)}`);
+    if (typeof v !== 'string') throw headerError('InvalidHeaderDeserialization', source, `"__metadata__": ${q(k)} must be a string, found ${describe(v)}`);
   }
   return entry as Record<string, string>;
 }
 
 function parseTensorInfo(source: string, name: string, entry: unknown): TensorInfo {
-  const bad = (what: string) => headerError('InvalidHeaderDeserialization', source, `tensor "${name}": ${what}`);
+  const bad = (what: string) => headerError('InvalidHeaderDeserialization', source, `tensor ${q(name)}: ${what}`);
   if (!isPlainObject(entry)) throw bad(`expected an object {dtype, shape, data_offsets}, found ${describe(entry)}`);
   for (const key of Object.keys(entry)) {
-    if (key !== 'dtype' && key !== 'shape' && key !== 'data_offsets') throw bad(`unknown field "${key}" (expected dtype, shape, data_offsets)`);
+    if (key !== 'dtype' && key !== 'shape' && key !== 'data_offsets') throw bad(`unknown field ${q(key)} (expected dtype, shape, data_offsets)`);
   }
   const { dtype, shape, data_offsets: offsets } = entry;
   if (typeof dtype !== 'string') throw bad(`"dtype" must be a string, found ${describe(dtype)}`);
   if (!Object.hasOwn(DTYPE_BITS, dtype)) {
-    throw headerError('UnknownDtype', source, `tensor "${name}": unknown dtype ${JSON.stringify(dtype)} (safetensors dtypes: ${Object.keys(DTYPE_BITS).join(', ')})`);
+    throw headerError('UnknownDtype', source, `tensor ${q(name)}: unknown dtype ${q(dtype)} (safetensors dtypes: ${Object.keys(DTYPE_BITS).join(', ')})`);
   }
-  if (!Array.isArray(shape) || !shape.every(isIndex)) throw bad(`"shape" must be an array of non-negative integers, found ${JSON.stringify(shape)?.slice(0, 80)}`);
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) {
-    throw bad(`"data_offsets" must be [begin, end] with non-negative integers, found ${JSON.stringify(offsets)?.slice(0, 80)}`);
-  }
+  const shapeProblem = badIndexArray(shape);
+  if (shapeProblem) throw bad(`"shape" must be an array of non-negative integers: ${shapeProblem}`);
+  const offsetsProblem = badIndexArray(offsets, 2);
+  if (offsetsProblem) throw bad(`"data_offsets" must be [begin, end], non-negative integers: ${offsetsProblem}`);
+  const dims = shape as number[];
   const [begin, end] = offsets as [number, number];
-  if (end < begin) throw new SafetensorsError('InvalidOffset', `${source}: tensor "${name}": data_offsets [${begin}, ${end}] end before they begin`, BAD_WRITER);
+  if (end < begin) throw new SafetensorsError('InvalidOffset', `${source}: tensor ${q(name)}: data_offsets [${begin}, ${end}] end before they begin`, BAD_WRITER);
   // Byte size = numel × bits / 8, overflow-checked (§1.3 ValidationOverflow, MisalignedSlice, TensorInvalidInfo).
-  const bits = shape.reduce((a, d) => a * BigInt(d), 1n) * BigInt(DTYPE_BITS[dtype]);
+  const bits = dims.reduce((a, d) => a * BigInt(d), 1n) * BigInt(DTYPE_BITS[dtype]);
   if (bits % 8n !== 0n) {
-    throw new SafetensorsError('MisalignedSlice', `${source}: tensor "${name}": ${dtype}${shapeStr(shape)} is ${bits} bits, not a whole number of bytes`, BAD_WRITER);
+    throw new SafetensorsError('MisalignedSlice', `${source}: tensor ${q(name)}: ${dtype}${shapeStr(dims)} is ${bits} bits, not a whole number of bytes`, BAD_WRITER);
   }
   const bytes = bits / 8n;
   if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new SafetensorsError('ValidationOverflow', `${source}: tensor "${name}": ${dtype}${shapeStr(shape)} would take ${bytes} bytes`, BAD_WRITER);
+    throw new SafetensorsError('ValidationOverflow', `${source}: tensor ${q(name)}: ${dtype}${shapeStr(dims)} would take ${bytes} bytes`, BAD_WRITER);
   }
   if (BigInt(end - begin) !== bytes) {
     throw new SafetensorsError('TensorInvalidInfo',
-      `${source}: tensor "${name}": data_offsets [${begin}, ${end}] span ${end - begin} bytes, expected ${bytes} (shape ${shapeStr(shape)} × ${dtype})`, BAD_WRITER);
+      `${source}: tensor ${q(name)}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, expected ${bytes} (shape ${shapeStr(dims)} × ${dtype})`, BAD_WRITER);
   }
-  return { dtype, shape, begin, end };
+  return { dtype, shape: dims, begin, end };
 }
 
 function requireSupported(source: string, name: string, dtype: string): Dtype {
   if (!isSupported(dtype)) {
-    throw new SafetensorsError('UnsupportedDtype', `${source}: tensor "${name}" has dtype ${dtype}, which moekit does not read (supported: ${SUPPORTED.join(', ')})`,
+    throw new SafetensorsError('UnsupportedDtype', `${source}: tensor ${q(name)} has dtype ${dtype}, which moekit does not read (supported: ${SUPPORTED.join(', ')})`,
       'convert the checkpoint to F32, F16 or BF16 first');
   }
   return dtype;
@@ -296,7 +338,12 @@ function ioError(path: string, what: string, e: unknown): SafetensorsError {
 function readFully(fd: number, path: string, dst: Uint8Array, position: number): void {
   const CHUNK = 1 << 30; // readSync moves at most 2 GiB per call
   for (let off = 0; off < dst.length;) {
-    const n = readSync(fd, dst, off, Math.min(CHUNK, dst.length - off), position + off);
+    let n: number;
+    try {
+      n = readSync(fd, dst, off, Math.min(CHUNK, dst.length - off), position + off);
+    } catch (e) {
+      throw ioError(path, 'read', e);
+    }
     if (n === 0) throw new SafetensorsError('Io', `${path}: file ended at byte ${position + off} while reading (was it truncated while open?)`);
     off += n;
   }
@@ -329,7 +376,7 @@ export function openSafetensors(path: string): SafetensorsReader {
       const info = header.tensors.get(name);
       if (!info) throw tensorNotFound(path, name, [...header.tensors.keys()]);
       const dtype = requireSupported(path, name, info.dtype);
-      if (!open) throw new SafetensorsError('Io', `${path}: cannot read tensor "${name}": the reader is closed`);
+      if (!open) throw new SafetensorsError('Io', `${path}: cannot read tensor ${q(name)}: the reader is closed`);
       const buffer = new ArrayBuffer(info.end - info.begin);
       readFully(fd, path, new Uint8Array(buffer), header.dataStart + info.begin);
       return makeTensor(name, dtype, [...info.shape], viewOf(dtype, buffer, 0, numelOf(info.shape)));
@@ -343,8 +390,8 @@ export function openSafetensors(path: string): SafetensorsReader {
 
 function tensorNotFound(source: string, name: string, names: string[]): SafetensorsError {
   const near = nearest(name, names);
-  return new SafetensorsError('TensorNotFound', `${source}: no tensor named "${name}" (${names.length} tensors)`,
-    near === undefined ? undefined : `did you mean "${near}"?`);
+  return new SafetensorsError('TensorNotFound', `${source}: no tensor named ${q(name)} (${names.length} tensors)`,
+    near === undefined ? undefined : `did you mean ${q(near)}?`);
 }
 
 /** Read and validate a whole file; every tensor gets its own aligned typed array. */
@@ -413,7 +460,7 @@ export function readShardedSafetensors(dir: string, indexName = SHARD_INDEX): Sh
         readers.push(openSafetensors(join(dir, shard)));
       } catch (e) {
         if (e instanceof SafetensorsError && e.code === 'Io') {
-          throw new SafetensorsError('InvalidIndex', `${indexPath}: shard "${shard}" cannot be read (${e.message})`,
+          throw new SafetensorsError('InvalidIndex', `${indexPath}: shard ${q(shard)} cannot be read (${e.message})`,
             'the checkpoint is incomplete: download or copy every shard listed in the index');
         }
         throw e;
@@ -424,8 +471,8 @@ export function readShardedSafetensors(dir: string, indexName = SHARD_INDEX): Sh
       for (const [name, info] of reader.tensors) {
         const listed = weightMap.get(name);
         if (listed !== shards[i]) {
-          throw new SafetensorsError('InvalidIndex', `${reader.path}: tensor "${name}" is not listed for this shard in ${indexPath}`
-            + (listed === undefined ? '' : ` (the index maps it to "${listed}")`), BAD_WRITER);
+          throw new SafetensorsError('InvalidIndex', `${reader.path}: tensor ${q(name)} is not listed for this shard in ${indexPath}`
+            + (listed === undefined ? '' : ` (the index maps it to ${q(listed)})`), BAD_WRITER);
         }
         requireSupported(reader.path, name, info.dtype);
       }
@@ -433,7 +480,7 @@ export function readShardedSafetensors(dir: string, indexName = SHARD_INDEX): Sh
     for (const [name, shard] of weightMap) {
       const reader = readers[shards.indexOf(shard)];
       if (!reader.tensors.has(name)) {
-        throw new SafetensorsError('InvalidIndex', `${indexPath}: maps tensor "${name}" to "${shard}", but that shard has no such tensor`, BAD_WRITER);
+        throw new SafetensorsError('InvalidIndex', `${indexPath}: maps tensor ${q(name)} to ${q(shard)}, but that shard has no such tensor`, BAD_WRITER);
       }
     }
     const tensors = new Map<string, SafetensorsTensor>();
@@ -458,6 +505,8 @@ function readShardIndex(indexPath: string): { weightMap: Map<string, string>; me
   } catch {
     throw bad('not valid UTF-8');
   }
+  const scan = scanJsonKeys(text);
+  if (scan.tooDeep) throw bad(TOO_DEEP);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -465,17 +514,16 @@ function readShardIndex(indexPath: string): { weightMap: Map<string, string>; me
     throw bad(`not JSON (${(e as Error).message})`);
   }
   if (!isPlainObject(json)) throw bad(`expected a JSON object, found ${describe(json)}`);
-  const dup = findDuplicateKey(text);
-  if (dup) throw bad(describeDuplicate(dup));
+  if (scan.duplicate) throw bad(describeDuplicate(scan.duplicate));
   const { metadata = {}, weight_map: map } = json;
   if (!isPlainObject(metadata)) throw bad(`"metadata" must be an object, found ${describe(metadata)}`);
   if (!isPlainObject(map)) throw bad(`"weight_map" must be an object of tensor name → shard file, found ${describe(map)}`);
   const weightMap = new Map<string, string>();
   for (const [name, shard] of Object.entries(map)) {
-    if (typeof shard !== 'string') throw bad(`"weight_map.${name}" must be a shard file name, found ${describe(shard)}`);
+    if (typeof shard !== 'string') throw bad(`"weight_map": ${q(name)} must be a shard file name, found ${describe(shard)}`);
     // Shards live next to the index: no paths (a hostile index must not reach other files).
     if (shard === '' || shard === '.' || shard === '..' || /[/\\\0]/.test(shard)) {
-      throw bad(`"weight_map.${name}" names ${JSON.stringify(shard)}; a shard must be a file name in the same folder`);
+      throw bad(`"weight_map": ${q(name)} names ${q(shard)}; a shard must be a file name in the same folder`);
     }
     weightMap.set(name, shard);
   }
@@ -490,7 +538,7 @@ function compareNames(a: string, b: string): number {
 }
 
 function tensorError(name: string, what: string): SafetensorsError {
-  return new SafetensorsError('InvalidTensor', `cannot write tensor ${JSON.stringify(name)}: ${what}`);
+  return new SafetensorsError('InvalidTensor', `cannot write tensor ${q(name)}: ${what}`);
 }
 
 function checkTensor(t: SafetensorsTensor): void {
@@ -509,7 +557,7 @@ function checkTensor(t: SafetensorsTensor): void {
 /** Header prefix (8-byte N + padded JSON) followed by each tensor's bytes, in file order (§1.4). */
 function encode(tensors: readonly SafetensorsTensor[], metadata: Record<string, string> = {}): Uint8Array[] {
   for (const [k, v] of Object.entries(metadata)) {
-    if (typeof v !== 'string') throw new SafetensorsError('InvalidMetadata', `metadata "${k}" must be a string, got ${describe(v)}`);
+    if (typeof v !== 'string') throw new SafetensorsError('InvalidMetadata', `metadata ${q(k)} must be a string, got ${describe(v)}`);
   }
   if (metadata.format !== undefined && metadata.format !== 'pt') {
     throw new SafetensorsError('InvalidMetadata', `metadata "format" must be "pt", got ${JSON.stringify(metadata.format)}`,
@@ -584,7 +632,7 @@ export function toFloat32(t: SafetensorsTensor): Float32Array {
       return out;
     }
     default:
-      throw new SafetensorsError('UnsupportedDtype', `tensor "${t.name}" is ${t.dtype}; only F32, F16 and BF16 convert to f32`);
+      throw new SafetensorsError('UnsupportedDtype', `tensor ${q(t.name)} is ${t.dtype}; only F32, F16 and BF16 convert to f32`);
   }
 }
 

@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  findDuplicateKey, fromFloat32, openSafetensors, parseSafetensors, readSafetensors, readShardedSafetensors,
-  serializeSafetensors, toFloat32, writeSafetensors, type SafetensorsTensor,
+  fromFloat32, openSafetensors, parseSafetensors, readSafetensors, readShardedSafetensors,
+  scanJsonKeys, serializeSafetensors, toFloat32, writeSafetensors, type SafetensorsTensor,
 } from '../../src/io/safetensors.js';
 import { SafetensorsError, type SafetensorsErrorCode } from '../../src/io/errors.js';
 
@@ -190,14 +190,16 @@ const hostile: [string, Uint8Array, SafetensorsErrorCode, RegExp][] = [
   ['tensor not an object', image({ w: [1, 2] }), 'InvalidHeaderDeserialization', /tensor "w": expected an object/],
   ['dtype not a string', image({ w: { ...F32x2, dtype: 4 } }, data8), 'InvalidHeaderDeserialization', /tensor "w": "dtype" must be a string, found number 4/],
   ['missing shape', image({ w: { dtype: 'F32', data_offsets: [0, 8] } }, data8), 'InvalidHeaderDeserialization', /tensor "w": "shape" must be an array/],
-  ['negative shape', image({ w: { ...F32x2, shape: [-2] } }, data8), 'InvalidHeaderDeserialization', /"shape" must be an array of non-negative integers, found \[-2\]/],
-  ['fractional shape', image({ w: { ...F32x2, shape: [1.5] } }, data8), 'InvalidHeaderDeserialization', /"shape" must be .* found \[1.5\]/],
-  ['offsets of length 3', image({ w: { ...F32x2, data_offsets: [0, 4, 8] } }, data8), 'InvalidHeaderDeserialization', /tensor "w": "data_offsets" must be \[begin, end\]/],
+  ['negative shape', image({ w: { ...F32x2, shape: [-2] } }, data8), 'InvalidHeaderDeserialization', /"shape" must be an array of non-negative integers: element 0 is number -2/],
+  ['fractional shape', image({ w: { ...F32x2, shape: [1.5] } }, data8), 'InvalidHeaderDeserialization', /"shape" must be .*: element 0 is number 1.5/],
+  ['offsets of length 3', image({ w: { ...F32x2, data_offsets: [0, 4, 8] } }, data8), 'InvalidHeaderDeserialization', /tensor "w": "data_offsets" must be \[begin, end\], non-negative integers: found an array of 3/],
   ['negative offset', image({ w: { ...F32x2, data_offsets: [-8, 0] } }, data8), 'InvalidHeaderDeserialization', /"data_offsets" must be/],
   ['offset past 2^53', image('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,18446744073709551615]}}', data8), 'InvalidHeaderDeserialization', /"data_offsets" must be/],
   ['unknown field', image({ w: { ...F32x2, offset: 0 } }, data8), 'InvalidHeaderDeserialization', /unknown field "offset"/],
   ['metadata not an object', image({ __metadata__: 'pt' }), 'InvalidHeaderDeserialization', /"__metadata__" must be an object/],
-  ['non-string metadata', image({ __metadata__: { format: 'pt', step: 3 } }), 'InvalidHeaderDeserialization', /"__metadata__.step" must be a string, found number 3/],
+  ['non-string metadata', image({ __metadata__: { format: 'pt', step: 3 } }), 'InvalidHeaderDeserialization', /"__metadata__": "step" must be a string, found number 3/],
+  ['nested too deep', image(`{"w":{"dtype":"F32","shape":${'['.repeat(200_000)}`), 'InvalidHeaderDeserialization', /JSON nested deeper than 128 levels/],
+  ['hostile name', image({ 'evil\u001b[2J\n': { ...F32x2, shape: [3] } }, data8), 'TensorInvalidInfo', /tensor "evil\\u001b\[2J\\n": data_offsets/],
   ['unknown dtype', image({ w: { ...F32x2, dtype: 'F33' } }, data8), 'UnknownDtype', /tensor "w": unknown dtype "F33"/],
   ['sub-byte dtype, odd count', image({ w: { dtype: 'F4', shape: [3], data_offsets: [0, 2] } }, new Uint8Array(2)), 'MisalignedSlice', /"w": F4\[3\] is 12 bits/],
   ['first offset not 0', image({ w: { ...F32x2, data_offsets: [4, 12] } }, new Uint8Array(12)), 'InvalidOffset', /tensor "w": data_offsets \[4, 12\].*must start at offset 0/],
@@ -237,6 +239,7 @@ test('a known but unsupported dtype opens (header only) and is refused on read, 
   assert.throws(() => reader.read('w'), isError('Io', /the reader is closed/));
   assert.throws(() => readSafetensors(path), isError('UnsupportedDtype', /"d" has dtype F64/));
   assert.throws(() => readSafetensors(join(tmp, 'missing.safetensors')), isError('Io', /missing\.safetensors: cannot open/));
+  assert.throws(() => readSafetensors(tmp), isError('Io', /cannot read: EISDIR/));
 });
 
 test('hostile input never crashes or hangs: every truncation and many byte flips give a result or a SafetensorsError', () => {
@@ -258,10 +261,13 @@ test('hostile input never crashes or hangs: every truncation and many byte flips
   }
 });
 
-test('findDuplicateKey: nested objects, arrays, escaped quotes; none in valid distinct keys', () => {
-  assert.equal(findDuplicateKey('{"a":{"b":[{"c":1,"d":"x\\"y"}],"c":2}}'), null);
-  assert.deepEqual(findDuplicateKey('{"a":{"b":[{"c":1,"c":2}]}}'), { key: 'c', object: 'a.b[]' });
-  assert.deepEqual(findDuplicateKey('{"k":"\\"","k" : 1}'), { key: 'k', object: '' });
+test('scanJsonKeys: duplicates at any depth (with their object path), escapes, and a depth limit', () => {
+  assert.deepEqual(scanJsonKeys('{"a":{"b":[{"c":1,"d":"x\\"y"}],"c":2}}'), { tooDeep: false, duplicate: null });
+  assert.deepEqual(scanJsonKeys('{"a":{"b":[{"c":1,"c":2}]}}').duplicate, { key: 'c', object: 'a.b[]' });
+  assert.deepEqual(scanJsonKeys('{"k":"\\"","k" : 1}').duplicate, { key: 'k', object: '' });
+  assert.deepEqual(scanJsonKeys('[' .repeat(128) + ']'.repeat(128)), { tooDeep: false, duplicate: null });
+  assert.equal(scanJsonKeys('['.repeat(129)).tooDeep, true);
+  assert.deepEqual(scanJsonKeys('{"a":1,"a'), { tooDeep: false, duplicate: null }, 'unterminated string ends the scan');
 });
 
 // ---- files from other writers ----------------------------------------------------------------------
@@ -353,7 +359,7 @@ test('sharded read refuses a mismatch between index and shards, naming both', ()
     [{ a: S1, c: S2 }, { [S1]: ['a', 'x'], [S2]: ['c'] }, /model-00001-of-00002\.safetensors: tensor "x" is not listed for this shard/],
     [{ a: S1, c: S2 }, { [S1]: ['a', 'c'], [S2]: ['c'] }, /tensor "c" is not listed for this shard.*maps it to "model-00002-of-00002\.safetensors"/],
     [{ a: S1, c: S2 }, { [S1]: ['a'] }, /shard "model-00002-of-00002\.safetensors" cannot be read/],
-    [{ a: '../outside.safetensors' }, {}, /"weight_map\.a" names "\.\.\/outside\.safetensors"; a shard must be a file name in the same folder/],
+    [{ a: '../outside.safetensors' }, {}, /"weight_map": "a" names "\.\.\/outside\.safetensors"; a shard must be a file name in the same folder/],
   ];
   for (const [map, shards, message] of cases) {
     assert.throws(() => readShardedSafetensors(shardedDir(map, shards)), isError('InvalidIndex', message), String(message));
@@ -362,7 +368,7 @@ test('sharded read refuses a mismatch between index and shards, naming both', ()
   const index = join(dir, 'model.safetensors.index.json');
   for (const [text, message] of [
     ['{"weight_map": ', /not JSON/], ['[]', /expected a JSON object/], ['{"weight_map": []}', /"weight_map" must be an object/],
-    ['{"weight_map": {"a": 1}}', /"weight_map\.a" must be a shard file name/], ['{"weight_map": {"a": "x", "a": "y"}}', /duplicate key "a" in "weight_map"/],
+    ['{"weight_map": {"a": 1}}', /"weight_map": "a" must be a shard file name/], ['{"weight_map": {"a": "x", "a": "y"}}', /duplicate key "a" in "weight_map"/],
   ] as const) {
     writeFileSync(index, text);
     assert.throws(() => readShardedSafetensors(dir), isError('InvalidIndex', message), String(message));
