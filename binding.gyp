@@ -13,7 +13,8 @@
       "native/attention.cc",
       "native/loss.cc",
       "native/optim.cc",
-      "native/dtype.cc"
+      "native/dtype.cc",
+      "native/moe.cc"
     ],
     "moekit_cflags": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wno-unused-function"]
   },

@@ -159,6 +159,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_loss(env, exports);
   register_optim(env, exports);
   register_dtype(env, exports);
+  register_moe(env, exports);
   return exports;
 }
 

@@ -25,12 +25,32 @@ inline void parallel(F&& f, int nth = -1) {
                [](void* ctx, int ith, int n) { (*static_cast<F*>(ctx))(ith, n); }, &f);
 }
 
+// Dynamic variant, for kernels whose every output is computed the same way whichever thread computes
+// it (so results stay bit-identical for any thread count): fn(ctx, chunk) runs once for every chunk in
+// [0, nchunks), each thread taking the next chunk from a shared counter. Workers that have not started
+// by the time the caller runs out of chunks are not waited for, so a descheduled or sleeping worker
+// never stalls the call (the machines are 2 shared cores; wake-ups cost more than a decode GEMV).
+void parallel_chunks(int nth, int64_t nchunks, void (*fn)(void* ctx, int64_t chunk), void* ctx);
+
+template <class F>
+inline void parallel_dynamic(int64_t nchunks, F&& f, int nth = -1) {
+  parallel_chunks(nth < 0 ? pool_threads() : nth, nchunks,
+                  [](void* ctx, int64_t chunk) { (*static_cast<F*>(ctx))(chunk); }, &f);
+}
+
 // [begin, end) of the ith of nth contiguous, nearly equal chunks of n items.
 inline void split_range(int64_t n, int ith, int nth, int64_t* begin, int64_t* end) {
   int64_t per = n / nth, rem = n % nth;
   *begin = ith * per + (ith < rem ? ith : rem);
   *end = *begin + per + (ith < rem ? 1 : 0);
 }
+
+// ---- GEMM for other kernel families (gemm.cc) ------------------------------------------------------
+// c[M,N] (= or +=) op(a)·op(b) with the semantics of the `matmul` kernel, on raw pointers, so that a
+// kernel can multiply parts of its buffers (moe.cc: one GEMM per expert group). c must not overlap a or
+// b; transA && transB is not supported. Results are bit-identical for any nth.
+void gemm_f32(float* c, const float* a, const float* b, int64_t M, int64_t N, int64_t K, bool transA,
+              bool transB, bool accumulate, int nth);
 
 // ---- N-API argument helpers (addon.cc) -----------------------------------------------------------
 // Each throws a JS TypeError naming the kernel and the argument index, and returns false; the caller
@@ -64,5 +84,6 @@ void register_attention(napi_env env, napi_value exports);
 void register_loss(napi_env env, napi_value exports);
 void register_optim(napi_env env, napi_value exports);
 void register_dtype(napi_env env, napi_value exports);
+void register_moe(napi_env env, napi_value exports);
 
 }  // namespace moekit
