@@ -108,6 +108,32 @@ export interface Backend {
   /** out = a + b (out may alias a or b). */
   add(out: F32, a: F32, b: F32, n: number): void;
 
+  // ---- MoE: dispatch (gather in expert order) → grouped expert GEMMs → combine (weighted scatter-add)
+  //      A = number of (token, expert) pairs; pairs are sorted by expert, and rows offsets[e] ..
+  //      offsets[e+1] of the dispatched buffers belong to expert e (offsets [E+1], offsets[0] = 0).
+  /** out[i, :] = x[rows[i], :] for i < n. out [n, D], x [T, D]. */
+  gatherRows(out: F32, x: F32, rows: I32, n: number, D: number): void;
+  /** dx[rows[i], :] += dout[i, :] for i < n. Rows may repeat (a token routed to several experts). */
+  scatterAddRows(dx: F32, dout: F32, rows: I32, n: number, D: number): void;
+  /**
+   * Grouped GEMM, one matrix per expert: for each e, with R_e = rows offsets[e]..offsets[e+1],
+   *   c[R_e, N] (= or +=) a[R_e, K] · op(b_e),  b stacked [E, N, K] with transB (op = transpose, the
+   *   Linear forward) or [E, K, N] without (the input gradient). c [offsets[E], N], a [offsets[E], K].
+   * Compute grows with the rows actually routed: an expert with no rows costs nothing.
+   */
+  groupedMatmul(c: F32, a: F32, b: F32, offsets: I32, E: number, N: number, K: number,
+    transB: boolean, accumulate: boolean): void;
+  /** Weight gradient of the grouped Linear: dw_e [N, K] += dy[R_e, N]ᵀ · x[R_e, K]; dw stacked [E, N, K]. */
+  groupedMatmulWeightGrad(dw: F32, dy: F32, x: F32, offsets: I32, E: number, N: number, K: number): void;
+  /** Combine: y[rows[i], :] += weights[i] · x[i, :] for i < n. y [T, D] (zero it for a pure combine). */
+  weightedScatterAdd(y: F32, x: F32, rows: I32, weights: F32, n: number, D: number): void;
+  /**
+   * Backward of weightedScatterAdd: dx[i, :] += weights[i] · dy[rows[i], :] and
+   * dweights[i] += Σ_d dy[rows[i], d] · x[i, d].
+   */
+  weightedScatterAddBackward(dx: F32, dweights: F32, dy: F32, x: F32, rows: I32, weights: F32,
+    n: number, D: number): void;
+
   // ---- storage dtypes (round to nearest even; NaN stays NaN) -------------------------------------
   f32ToBf16(dst: Uint16Array, src: F32, n: number): void;
   bf16ToF32(dst: F32, src: Uint16Array, n: number): void;
@@ -120,6 +146,7 @@ export const KERNEL_NAMES = [
   'matmul', 'embeddingForward', 'embeddingBackward', 'rmsnormForward', 'rmsnormBackward',
   'ropeForward', 'ropeBackward', 'attentionForward', 'attentionBackward', 'swigluForward',
   'swigluBackward', 'softmaxForward', 'softmaxBackward', 'crossEntropyForward',
-  'crossEntropyBackward', 'adamw', 'sumSquares', 'scale', 'add', 'f32ToBf16', 'bf16ToF32',
-  'f32ToF16', 'f16ToF32',
+  'crossEntropyBackward', 'adamw', 'sumSquares', 'scale', 'add', 'gatherRows', 'scatterAddRows',
+  'groupedMatmul', 'groupedMatmulWeightGrad', 'weightedScatterAdd', 'weightedScatterAddBackward',
+  'f32ToBf16', 'bf16ToF32', 'f32ToF16', 'f16ToF32',
 ] as const satisfies readonly (keyof Backend)[];

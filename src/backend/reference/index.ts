@@ -12,6 +12,9 @@ import { softmaxBackward, softmaxForward } from './softmax.js';
 import { crossEntropyBackward, crossEntropyForward } from './loss.js';
 import { adamw, sumSquares } from './optim.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './dtype.js';
+import {
+  gatherRows, groupedMatmul, groupedMatmulWeightGrad, scatterAddRows, weightedScatterAdd, weightedScatterAddBackward,
+} from './moe.js';
 
 export const referenceBackend: Backend = {
   name: 'reference',
@@ -37,6 +40,12 @@ export const referenceBackend: Backend = {
   sumSquares,
   scale,
   add,
+  gatherRows,
+  scatterAddRows,
+  groupedMatmul,
+  groupedMatmulWeightGrad,
+  weightedScatterAdd,
+  weightedScatterAddBackward,
   f32ToBf16,
   bf16ToF32,
   f32ToF16,
