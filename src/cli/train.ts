@@ -8,7 +8,8 @@ import { rawPreset, presetNames } from '../train/presets.js';
 import { ensureWritableDir, train, type TrainResult } from '../train/trainer.js';
 import { buildTrainData } from '../train/data.js';
 import type { Command } from './command.js';
-import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { ROUTER_TYPES } from '../moe/index.js';
 import { ProgressBar, formatDuration } from './progress.js';
 
 export const trainCommand: Command = {
@@ -26,6 +27,16 @@ export const trainCommand: Command = {
   --resume          continue the run in --out from its latest checkpoint, exactly
   --threads N       kernel threads (default: all cores)
 
+MoE (turns any preset or config into an MoE model; every FFN slot becomes an MoE layer unless
+--expert-frequency says otherwise):
+  --router TYPE           ${ROUTER_TYPES.join(', ')}
+  --num-experts N         experts per MoE layer (default 8)
+  --top-p P               Top-P threshold (top_p router; default 0.4)
+  --k K                   experts per token (top_k, noisy_top_k, deepseek)
+  --capacity-factor F     turn capacity on with this factor (default: dropless)
+  --expert-frequency N    layer l is MoE iff l % N == 0 (default 1)
+  --router-options JSON   any other router keys, e.g. '{"renormalize": true, "entropy_coef": 1e-4}'
+
 The run directory receives config.json, model.safetensors and tokenizer.json (an HF model directory),
 metrics.jsonl (one JSON object per logged step) and checkpoints/ (written atomically).
 Ctrl-C stops after the current step and writes a checkpoint; rerun with --resume to continue.`,
@@ -33,6 +44,7 @@ Ctrl-C stops after the current step and writes a checkpoint; rerun with --resume
     const { values } = parseFlags('train', argv, {
       config: { type: 'string' }, preset: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' },
       data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, threads: { type: 'string' },
+      ...ROUTER_FLAGS,
     });
     const run = resolveRunConfig('train', values);
     const outDir = resolve(stringFlag(values.out) ?? `runs/${runName(values)}`);
@@ -99,7 +111,48 @@ export function resolveRunConfig(command: string, values: Record<string, unknown
     if (files.length === 0) throw new UsageError(`moekit ${command}: --data needs at least one file`);
     dataSection.files = files.map((f) => resolve(f));
   }
-  return parseRunConfig({ ...raw, train: trainSection, data: dataSection }, where);
+  const modelSection = applyRouterFlags(command, { ...((raw.model as Record<string, unknown> | undefined) ?? {}) }, values);
+  return parseRunConfig({ ...raw, model: modelSection, train: trainSection, data: dataSection }, where);
+}
+
+export const ROUTER_FLAGS = {
+  router: { type: 'string' }, 'num-experts': { type: 'string' }, 'top-p': { type: 'string' }, k: { type: 'string' },
+  'capacity-factor': { type: 'string' }, 'expert-frequency': { type: 'string' }, 'router-options': { type: 'string' },
+} as const;
+
+/** --router and its options → the model section's MoE fields (validated later with the whole config). */
+function applyRouterFlags(command: string, model: Record<string, unknown>, values: Record<string, unknown>): Record<string, unknown> {
+  const type = stringFlag(values.router);
+  const options = ['num-experts', 'top-p', 'k', 'capacity-factor', 'expert-frequency', 'router-options'].filter((f) => values[f] !== undefined);
+  if (!type) {
+    if (options.length > 0) throw new UsageError(`moekit ${command}: --${options[0]} needs --router TYPE`, `routers: ${ROUTER_TYPES.join(', ')}`);
+    return model;
+  }
+  let router: Record<string, unknown> = { type };
+  const extra = stringFlag(values['router-options']);
+  if (extra !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(extra);
+    } catch (e) {
+      throw new UsageError(`moekit ${command}: --router-options is not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`moekit ${command}: --router-options must be a JSON object`);
+    router = { ...router, ...(parsed as Record<string, unknown>) };
+  }
+  const topP = numberFlag(command, 'top-p', values['top-p']);
+  if (topP !== undefined) router.top_p = topP;
+  const k = intFlag(command, 'k', values.k);
+  if (k !== undefined) router.k = k;
+  const cf = numberFlag(command, 'capacity-factor', values['capacity-factor']);
+  if (cf !== undefined) router.capacity_factor = cf;
+  const freq = intFlag(command, 'expert-frequency', values['expert-frequency']);
+  return {
+    ...model,
+    num_experts: intFlag(command, 'num-experts', values['num-experts']) ?? model.num_experts ?? 8,
+    router,
+    ...(freq !== undefined ? { expert_frequency: freq } : {}),
+  };
 }
 
 /** Prepare data and train with a progress bar; Ctrl-C stops cleanly after the current step. */

@@ -2,9 +2,30 @@
 // an unknown key is an error naming the nearest valid one (loaders that drop unknown keys silently
 // turn typos into wrong models).
 import { ConfigError, nearest } from '../tensor/index.js';
+import { parseRouterConfig, type RouterConfig } from '../moe/index.js';
+
+/**
+ * Mixture-of-Experts settings. Layer placement follows the sources: Dynamic_MoE's `expert_frequency`
+ * (layer l is MoE iff l % freq == 0; methods spec §1.1), DeepSeekMoE's `first_k_dense_replace` (the first
+ * k layers stay dense, §13), or an explicit `moe_layers` list. `num_experts` may be a list with one
+ * entry per MoE layer (PR-MoE pyramid, §12).
+ */
+export interface MoeConfig {
+  num_experts: number | number[];
+  /** Width of one expert's SwiGLU (default: intermediate_size). */
+  moe_intermediate_size: number;
+  /** The router config object of the methods spec, e.g. {"type": "top_p", "top_p": 0.4}. */
+  router: RouterConfig;
+  expert_frequency: number;
+  first_k_dense_replace: number;
+  moe_layers: number[] | null;
+  /** How aux losses of the MoE layers combine (§0): summed (default) or averaged. */
+  router_aux_loss_reduction: 'sum' | 'mean';
+}
 
 export interface ModelConfig {
-  model_type: 'llama';
+  /** `llama` (dense) or `moekit_moe` (MoE layers in some FFN slots). */
+  model_type: 'llama' | 'moekit_moe';
   vocab_size: number;
   hidden_size: number;
   intermediate_size: number;
@@ -21,10 +42,12 @@ export interface ModelConfig {
   hidden_act: 'silu';
   bos_token_id: number | null;
   eos_token_id: number | null;
+  /** null for a dense model. */
+  moe: MoeConfig | null;
 }
 
 const DEFAULTS: Omit<ModelConfig, 'vocab_size' | 'hidden_size' | 'intermediate_size' | 'num_hidden_layers' |
-  'num_attention_heads' | 'num_key_value_heads' | 'head_dim'> = {
+  'num_attention_heads' | 'num_key_value_heads' | 'head_dim' | 'moe'> = {
   model_type: 'llama',
   rms_norm_eps: 1e-6,
   rope_theta: 10000,
@@ -40,11 +63,13 @@ const REQUIRED = ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_
 const OPTIONAL = ['model_type', 'num_key_value_heads', 'head_dim', 'rms_norm_eps', 'rope_theta',
   'max_position_embeddings', 'tie_word_embeddings', 'initializer_range', 'hidden_act', 'bos_token_id',
   'eos_token_id'] as const;
+const MOE_KEYS = ['num_experts', 'moe_intermediate_size', 'router', 'expert_frequency', 'first_k_dense_replace',
+  'moe_layers', 'router_aux_loss_reduction'] as const;
 /** Keys HF writes into config.json that carry nothing for this model: accepted and dropped. */
 const HF_BOOKKEEPING = ['architectures', 'torch_dtype', 'dtype', 'transformers_version', 'use_cache',
   'attention_bias', 'attention_dropout', 'mlp_bias', 'pretraining_tp', 'pad_token_id', 'rope_scaling',
   'rope_parameters', '_name_or_path'] as const;
-export const MODEL_CONFIG_KEYS: readonly string[] = [...REQUIRED, ...OPTIONAL, ...HF_BOOKKEEPING];
+export const MODEL_CONFIG_KEYS: readonly string[] = [...REQUIRED, ...OPTIONAL, ...MOE_KEYS, ...HF_BOOKKEEPING];
 
 function fail(where: string, key: string, msg: string): never {
   throw new ConfigError(`${where}: "${key}" ${msg}`);
@@ -86,8 +111,8 @@ export function parseModelConfig(raw: unknown, where = 'model config'): ModelCon
   const o = raw as Record<string, unknown>;
   checkKeys(where, o, MODEL_CONFIG_KEYS);
   for (const k of REQUIRED) if (o[k] === undefined) throw new ConfigError(`${where}: missing required key "${k}"`);
-  if (o.model_type !== undefined && o.model_type !== 'llama') {
-    fail(where, 'model_type', `must be "llama" for a trainable model, got ${JSON.stringify(o.model_type)}`);
+  if (o.model_type !== undefined && o.model_type !== 'llama' && o.model_type !== 'moekit_moe') {
+    fail(where, 'model_type', `must be "llama" or "moekit_moe" for a trainable model, got ${JSON.stringify(o.model_type)}`);
   }
   if (o.hidden_act !== undefined && o.hidden_act !== 'silu') fail(where, 'hidden_act', `must be "silu", got ${JSON.stringify(o.hidden_act)}`);
   if (o.rope_scaling !== undefined && o.rope_scaling !== null) fail(where, 'rope_scaling', 'is not supported yet (only null)');
@@ -109,12 +134,16 @@ export function parseModelConfig(raw: unknown, where = 'model config'): ModelCon
   if (o.tie_word_embeddings !== undefined && typeof o.tie_word_embeddings !== 'boolean') {
     fail(where, 'tie_word_embeddings', `must be true or false, got ${JSON.stringify(o.tie_word_embeddings)}`);
   }
+  const layers = positiveInt(where, 'num_hidden_layers', o.num_hidden_layers);
+  const intermediate = positiveInt(where, 'intermediate_size', o.intermediate_size);
+  const vocab = positiveInt(where, 'vocab_size', o.vocab_size);
+  const moe = parseMoe(where, o, layers, intermediate, vocab);
   return {
-    model_type: 'llama',
-    vocab_size: positiveInt(where, 'vocab_size', o.vocab_size),
+    model_type: moe ? 'moekit_moe' : 'llama',
+    vocab_size: vocab,
     hidden_size: hidden,
-    intermediate_size: positiveInt(where, 'intermediate_size', o.intermediate_size),
-    num_hidden_layers: positiveInt(where, 'num_hidden_layers', o.num_hidden_layers),
+    intermediate_size: intermediate,
+    num_hidden_layers: layers,
     num_attention_heads: heads,
     num_key_value_heads: kvHeads,
     head_dim: headDim,
@@ -126,14 +155,85 @@ export function parseModelConfig(raw: unknown, where = 'model config'): ModelCon
     hidden_act: 'silu',
     bos_token_id: optionalId(where, 'bos_token_id', o.bos_token_id),
     eos_token_id: optionalId(where, 'eos_token_id', o.eos_token_id),
+    moe,
   };
+}
+
+function parseMoe(where: string, o: Record<string, unknown>, layers: number, intermediate: number, vocab: number): MoeConfig | null {
+  const present = MOE_KEYS.filter((k) => o[k] !== undefined && o[k] !== null);
+  if (present.length === 0 || o.num_experts === 0) return null;
+  if (o.num_experts === undefined) fail(where, present[0], 'needs "num_experts" (the experts of each MoE layer)');
+  if (o.router === undefined) fail(where, 'num_experts', 'needs a "router" object, e.g. {"type": "top_p", "top_p": 0.4}');
+  const freq = o.expert_frequency === undefined ? 1 : positiveInt(where, 'expert_frequency', o.expert_frequency);
+  const firstDense = o.first_k_dense_replace === undefined ? 0 : nonNegativeInt(where, 'first_k_dense_replace', o.first_k_dense_replace);
+  let moeLayers: number[] | null = null;
+  if (o.moe_layers !== undefined && o.moe_layers !== null) {
+    if (!Array.isArray(o.moe_layers) || o.moe_layers.length === 0) fail(where, 'moe_layers', 'must be a non-empty list of layer indices');
+    moeLayers = (o.moe_layers as unknown[]).map((l, i) => {
+      if (typeof l !== 'number' || !Number.isInteger(l) || l < 0 || l >= layers) fail(where, 'moe_layers', `entry ${i} must be a layer index in [0, ${layers}), got ${JSON.stringify(l)}`);
+      return l;
+    });
+    if (new Set(moeLayers).size !== moeLayers.length) fail(where, 'moe_layers', 'lists a layer twice');
+  }
+  const placed = moeLayerIndices(layers, freq, firstDense, moeLayers);
+  if (placed.length === 0) fail(where, 'expert_frequency', `and first_k_dense_replace leave no MoE layer among ${layers}`);
+  let experts: number | number[];
+  if (Array.isArray(o.num_experts)) {
+    if (o.num_experts.length !== placed.length) {
+      fail(where, 'num_experts', `lists ${o.num_experts.length} counts but there are ${placed.length} MoE layers (${placed.join(', ')})`);
+    }
+    experts = (o.num_experts as unknown[]).map((e) => positiveInt(where, 'num_experts', e));
+  } else {
+    experts = positiveInt(where, 'num_experts', o.num_experts);
+  }
+  const width = o.moe_intermediate_size === undefined ? intermediate : positiveInt(where, 'moe_intermediate_size', o.moe_intermediate_size);
+  const reduction = o.router_aux_loss_reduction ?? 'sum';
+  if (reduction !== 'sum' && reduction !== 'mean') fail(where, 'router_aux_loss_reduction', `must be "sum" or "mean", got ${JSON.stringify(reduction)}`);
+  // The router is validated against every distinct expert count (a pyramid has several).
+  let routerRaw = o.router as Record<string, unknown>;
+  if (routerRaw && typeof routerRaw === 'object' && routerRaw.type === 'hash' && routerRaw.table === undefined && routerRaw.vocab_size === undefined) {
+    routerRaw = { ...routerRaw, vocab_size: vocab }; // a random table over the model's vocabulary (§7)
+  }
+  const counts = [...new Set(Array.isArray(experts) ? experts : [experts])];
+  let router: RouterConfig | null = null;
+  for (const e of counts) router = parseRouterConfig(routerRaw, e, `${where}.router`);
+  return {
+    num_experts: experts, moe_intermediate_size: width, router: router!, expert_frequency: freq,
+    first_k_dense_replace: firstDense, moe_layers: moeLayers, router_aux_loss_reduction: reduction,
+  };
+}
+
+function nonNegativeInt(where: string, key: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) fail(where, key, `must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** MoE layer indices: an explicit list, else l >= firstDense with l % freq == 0 (Dynamic_MoE, DeepSeekMoE). */
+export function moeLayerIndices(layers: number, freq: number, firstDense: number, explicit: number[] | null): number[] {
+  if (explicit) return [...explicit].sort((a, b) => a - b);
+  const out: number[] = [];
+  for (let l = firstDense; l < layers; l++) if (l % freq === 0) out.push(l);
+  return out;
+}
+
+/** Experts of each layer (0 = dense FFN). */
+export function expertsPerLayer(c: ModelConfig): number[] {
+  const per = new Array<number>(c.num_hidden_layers).fill(0);
+  if (!c.moe) return per;
+  const m = c.moe;
+  moeLayerIndices(c.num_hidden_layers, m.expert_frequency, m.first_k_dense_replace, m.moe_layers).forEach((l, i) => {
+    per[l] = Array.isArray(m.num_experts) ? m.num_experts[i] : m.num_experts;
+  });
+  return per;
 }
 
 /** config.json as HF writes it for LlamaForCausalLM (v4 keys and v5 rope_parameters, interop §3.2). */
 export function toHfConfig(c: ModelConfig): Record<string, unknown> {
+  const { moe, ...base } = c;
   return {
-    architectures: ['LlamaForCausalLM'],
-    ...c,
+    architectures: [moe ? 'MoekitMoeForCausalLM' : 'LlamaForCausalLM'],
+    ...base,
+    ...(moe ?? {}),
     rope_scaling: null,
     rope_parameters: { rope_theta: c.rope_theta, rope_type: 'default' },
     attention_bias: false,

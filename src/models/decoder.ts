@@ -8,28 +8,41 @@
 import { add, crossEntropy, ropeTables, linear, type CrossEntropyResult, type RopeTables } from '../ops/index.js';
 import { Rng, ShapeError, type Tensor } from '../tensor/index.js';
 import {
-  Embedding, Linear, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP, type ParamMap, type TokenLayout,
+  Embedding, Linear, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP, type FeedForward, type FfnContext,
+  type LayerReport, type ParamMap, type TokenLayout,
 } from '../nn/index.js';
-import type { ModelConfig } from './config.js';
+import { MoELayer } from '../moe/index.js';
+import { expertsPerLayer, type ModelConfig } from './config.js';
 
-export interface FfnContext {
-  layer: number;
-  /** [B·T] token ids of the forward pass (hash routing reads them). */
-  ids: Int32Array;
-  layout: TokenLayout;
-}
+export type FfnFactory = (b: ParamBuilder, layer: number, config: ModelConfig, routingRng: Rng) => FeedForward;
 
-/** Whatever occupies a block's FFN slot. */
-export interface FeedForward {
-  forward(x: Tensor, ctx: FfnContext): Tensor;
-}
-
-export type FfnFactory = (b: ParamBuilder, layer: number, config: ModelConfig) => FeedForward;
-
-export const denseFfn: FfnFactory = (b, _layer, c) => {
+/** Dense SwiGLU where the config has no experts, an MoE layer where it has. */
+export const defaultFfn: FfnFactory = (b, layer, c, routingRng) => {
+  const experts = expertsPerLayer(c)[layer];
+  if (experts > 0 && c.moe) {
+    const moeLayers = expertsPerLayer(c).filter((e) => e > 0).length;
+    return new MoELayer(b, layer, {
+      numExperts: experts, hidden: c.hidden_size, expertWidth: c.moe.moe_intermediate_size, router: c.moe.router,
+      initStd: c.initializer_range, rng: routingRng,
+      auxScale: c.moe.router_aux_loss_reduction === 'mean' ? 1 / moeLayers : 1,
+    });
+  }
   const mlp = new SwiGLUMLP(b, c.hidden_size, c.intermediate_size, c.initializer_range);
   return { forward: (x) => mlp.forward(x) };
 };
+
+/** How a forward pass runs: training or evaluation, at which step, with which routing randomness. */
+export interface ForwardOptions {
+  training: boolean;
+  step: number;
+}
+
+export interface LossResult extends CrossEntropyResult {
+  /** Per-layer reports of the FFN slots (MoE aux losses and routing). */
+  reports: LayerReport[];
+  /** Σ of the layers' weighted aux losses (its gradient is already part of backward). */
+  auxTotal: number;
+}
 
 class DecoderBlock {
   readonly inputNorm: RMSNorm;
@@ -37,13 +50,13 @@ class DecoderBlock {
   readonly postAttnNorm: RMSNorm;
   readonly ffn: FeedForward;
 
-  constructor(b: ParamBuilder, readonly layer: number, c: ModelConfig, ffn: FfnFactory) {
+  constructor(b: ParamBuilder, readonly layer: number, c: ModelConfig, ffn: FfnFactory, routingRng: Rng) {
     this.inputNorm = new RMSNorm(b.pp('input_layernorm'), c.hidden_size, c.rms_norm_eps);
     this.attn = new SelfAttention(b.pp('self_attn'), {
       hidden: c.hidden_size, heads: c.num_attention_heads, kvHeads: c.num_key_value_heads, headDim: c.head_dim,
     }, c.initializer_range);
     this.postAttnNorm = new RMSNorm(b.pp('post_attention_layernorm'), c.hidden_size, c.rms_norm_eps);
-    this.ffn = ffn(b.pp('mlp'), layer, c);
+    this.ffn = ffn(b.pp('mlp'), layer, c, routingRng);
   }
 
   forward(h: Tensor, ctx: FfnContext, tables: RopeTables): Tensor {
@@ -51,6 +64,8 @@ class DecoderBlock {
     return add(h, this.ffn.forward(this.postAttnNorm.forward(h), ctx));
   }
 }
+
+const EVAL: ForwardOptions = { training: false, step: 0 };
 
 export interface DecoderOptions {
   seed: number;
@@ -64,14 +79,17 @@ export class DecoderLM {
   readonly norm: RMSNorm;
   readonly lmHead: Linear | null;
   private readonly tables: RopeTables;
+  /** Randomness of routing (noise, jitter, sampled experts); checkpoints save its state. */
+  readonly routingRng: Rng;
 
   constructor(readonly config: ModelConfig, opts: DecoderOptions) {
     const root = new ParamBuilder(this.params, new Rng(opts.seed));
+    this.routingRng = new Rng(opts.seed ^ 0x5eed);
     const model = root.pp('model');
     const c = config;
     this.embed = new Embedding(model.pp('embed_tokens'), c.vocab_size, c.hidden_size, c.initializer_range);
     for (let l = 0; l < c.num_hidden_layers; l++) {
-      this.layers.push(new DecoderBlock(model.pp('layers').pp(l), l, c, opts.ffn ?? denseFfn));
+      this.layers.push(new DecoderBlock(model.pp('layers').pp(l), l, c, opts.ffn ?? defaultFfn, this.routingRng));
     }
     this.norm = new RMSNorm(model.pp('norm'), c.hidden_size, c.rms_norm_eps);
     // Tied embeddings: HF omits lm_head.weight and reuses the embedding matrix (interop §1.4).
@@ -79,8 +97,11 @@ export class DecoderLM {
     this.tables = ropeTables(c.head_dim, c.max_position_embeddings, c.rope_theta);
   }
 
-  /** Logits [B·T, V] for B sequences of T tokens (ids [B·T], row-major by sequence). */
-  forward(ids: Int32Array, batch: number, seq: number): Tensor {
+  /**
+   * Logits [B·T, V] for B sequences of T tokens (ids [B·T], row-major by sequence). Layer reports
+   * (MoE aux losses, routing) are appended to `reports`.
+   */
+  forward(ids: Int32Array, batch: number, seq: number, run: ForwardOptions = EVAL, reports: LayerReport[] = []): Tensor {
     if (ids.length !== batch * seq) throw new ShapeError(`forward: ${ids.length} ids do not form ${batch} sequences of ${seq}`);
     if (seq > this.config.max_position_embeddings) {
       throw new ShapeError(`forward: sequence length ${seq} exceeds max_position_embeddings ${this.config.max_position_embeddings}`);
@@ -89,14 +110,23 @@ export class DecoderLM {
     for (let i = 0; i < positions.length; i++) positions[i] = i % seq;
     const layout: TokenLayout = { batch, seq, positions };
     let h = this.embed.forward(ids); // [B·T, d]
-    for (const block of this.layers) h = block.forward(h, { layer: block.layer, ids, layout }, this.tables);
+    for (const block of this.layers) {
+      h = block.forward(h, { layer: block.layer, ids, layout, training: run.training, step: run.step, reports }, this.tables);
+    }
     h = this.norm.forward(h);
     return this.lmHead ? this.lmHead.forward(h) : linear(h, this.embed.weight); // [B·T, V]
   }
 
-  /** Mean next-token cross-entropy; targets < 0 are ignored. */
-  loss(inputs: Int32Array, targets: Int32Array, batch: number, seq: number): CrossEntropyResult {
-    return crossEntropy(this.forward(inputs, batch, seq), targets);
+  /** Mean next-token cross-entropy (targets < 0 ignored), plus the layers' aux losses. */
+  loss(inputs: Int32Array, targets: Int32Array, batch: number, seq: number, run: ForwardOptions = EVAL): LossResult {
+    const reports: LayerReport[] = [];
+    const ce = crossEntropy(this.forward(inputs, batch, seq, run, reports), targets);
+    return { ...ce, reports, auxTotal: reports.reduce((s, r) => s + r.auxTotal, 0) };
+  }
+
+  /** The MoE layers, in depth order. */
+  moeLayers(): MoELayer[] {
+    return this.layers.flatMap((b) => (b.ffn instanceof MoELayer ? [b.ffn] : []));
   }
 
   parameterCount(): number {

@@ -5,7 +5,7 @@ export { applyCapacity, expertCapacity, droppedFraction, DROPLESS, type Capacity
 export { loadBalanceLoss, gshardAuxLoss, deepseekExpertBalanceLoss, deepseekDeviceBalanceLoss, entropyLoss, zLoss,
   cvSquared, importanceLoss, noisyLoadLoss, noisyLoadProbabilities, denseToSparseBalanceLoss, weightedTotal, reduceLayers, poolLayers,
   LOSS_COEFFICIENTS, type LossValue, type LayerReduction } from './losses.js';
-export { routingStats, coefficientOfVariation, meanEntropy, activatedParamsPerToken, type RoutingStats } from './stats.js';
+export { routingStats, coefficientOfVariation, meanEntropy, activatedParamsPerToken, concatGroups, type RoutingStats, type RoutedGroup } from './stats.js';
 export { residualCombineForward, residualCombineBackward } from './residual.js';
 export { RoutingError, softmaxRows } from './math.js';
 export { createRouter, parseRouterConfig, routedExperts, ROUTERS, ROUTER_TYPES, type Router, type RouterConfig,
@@ -17,3 +17,5 @@ export { randomHashTable, balancedHashTable, clusteredHashTable, dispersedHashTa
 export { balancedAssignment } from './routers/base.js';
 export { gumbelTemperature } from './routers/dense_to_sparse.js';
 export { topPCount } from './routers/top_p.js';
+export { MoELayer, type MoeLayerOptions, type MoeRouting } from './layer.js';
+export { GroupedExperts } from './experts.js';

@@ -77,3 +77,37 @@ export function activatedParamsPerToken(nonExpertParams: number, meanKPerLayer: 
   paramsPerExpert: number | readonly number[]): number {
   return meanKPerLayer.reduce((sum, k, l) => sum + k * (typeof paramsPerExpert === 'number' ? paramsPerExpert : paramsPerExpert[l]), nonExpertParams);
 }
+
+/** A routed group of T tokens: its assignment and router probabilities [T, E]. */
+export interface RoutedGroup {
+  assignment: Assignment;
+  probs: Float32Array;
+  T: number;
+}
+
+/**
+ * Several routed groups (e.g. the batches of an evaluation set) as one group of ΣT tokens — token
+ * indices offset per group — so §16 statistics cover the whole set, not an average of batch averages.
+ */
+export function concatGroups(groups: readonly RoutedGroup[], E: number): RoutedGroup {
+  const A = groups.reduce((s, g) => s + g.assignment.token.length, 0);
+  const T = groups.reduce((s, g) => s + g.T, 0);
+  const out: Assignment = {
+    token: new Int32Array(A), expert: new Int32Array(A), weight: new Float32Array(A), rank: new Int32Array(A), dropped: new Uint8Array(A),
+  };
+  const probs = new Float32Array(T * E);
+  let pairs = 0;
+  let tokens = 0;
+  for (const g of groups) {
+    const a = g.assignment;
+    for (let i = 0; i < a.token.length; i++) out.token[pairs + i] = a.token[i] + tokens;
+    out.expert.set(a.expert, pairs);
+    out.weight.set(a.weight, pairs);
+    out.rank.set(a.rank, pairs);
+    out.dropped.set(a.dropped, pairs);
+    probs.set(g.probs.subarray(0, g.T * E), tokens * E);
+    pairs += a.token.length;
+    tokens += g.T;
+  }
+  return { assignment: out, probs, T };
+}

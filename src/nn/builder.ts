@@ -34,3 +34,23 @@ export class ParamBuilder {
     return t;
   }
 }
+
+/**
+ * E same-shaped parameters stored back to back in one buffer (experts' weights, [E, ...shape]) so
+ * grouped kernels see one stacked matrix, while each slice is still a named parameter with its HF name
+ * (`names[e]`) for checkpoints and the optimizer. The stacked tensor's gradient buffer is allocated
+ * here and shared the same way, so kernel writes land in every slice's `grad`.
+ */
+export function stackedParam(b: ParamBuilder, names: readonly string[], shape: readonly number[], init: Init): Tensor {
+  const per = shape.reduce((x, y) => x * y, 1);
+  const stacked = Tensor.zeros([names.length, ...shape], true);
+  stacked.grad = new Float32Array(stacked.size);
+  names.forEach((name, e) => {
+    const slice = b.param(name, [...shape], init);
+    stacked.data.set(slice.data, e * per);
+    const view = new Tensor(stacked.data.subarray(e * per, (e + 1) * per), shape, true);
+    view.grad = stacked.grad!.subarray(e * per, (e + 1) * per);
+    b.params.set(b.path(name), view);
+  });
+  return stacked;
+}

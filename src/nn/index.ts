@@ -1,6 +1,7 @@
-export { ParamBuilder, type ParamMap, type Init } from './builder.js';
+export { ParamBuilder, stackedParam, type ParamMap, type Init } from './builder.js';
 export { Linear } from './linear.js';
 export { Embedding } from './embedding.js';
 export { RMSNorm } from './rmsnorm.js';
 export { SwiGLUMLP } from './mlp.js';
 export { SelfAttention, type AttentionShape, type TokenLayout } from './attention.js';
+export type { FeedForward, FfnContext, LayerReport } from './ffn.js';

@@ -6,3 +6,4 @@ export { causalAttention, type AttentionDims } from './attention.js';
 export { swiglu, softmax } from './activation.js';
 export { add } from './elementwise.js';
 export { crossEntropy, type CrossEntropyResult } from './loss.js';
+export { gatherRows, groupedLinear, combineRows, customLeaf } from './moe.js';

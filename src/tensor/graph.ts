@@ -84,6 +84,11 @@ export function noGrad<T>(fn: (g: Graph) => T): T {
   return withGraph(fn, { grad: false });
 }
 
+/** True inside a graph that records gradients. */
+export function isRecording(): boolean {
+  return current !== null && current.grad;
+}
+
 /** True when an op with these inputs must record a backward closure. */
 export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
   if (!current || !current.grad) return false;

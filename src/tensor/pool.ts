@@ -1,42 +1,50 @@
 // A size-bucketed pool of Float32Array buffers, so that a training step allocates (and zero-fills,
 // and page-faults) almost nothing: activations and gradients of one step return here when the step's
-// graph is released and are handed out again the next step.
+// graph is released and are handed out again the next step. Sizes are rounded up to buckets of at
+// most 1/8 octave (≤ 12.5 % slack) and handed out as exact-length views, so buffers whose size varies
+// from step to step — MoE layers route a different number of (token, expert) pairs every step — still
+// find a warm buffer instead of faulting in fresh pages.
 
 const free = new Map<number, Float32Array[]>();
+/** The full-size buffer behind each view handed out. */
+const baseOf = new WeakMap<Float32Array, Float32Array>();
 let pooledBytes = 0;
+
+/** Smallest bucket size >= n: 8 steps per power of two (exact below 64 floats). */
+export function bucketSize(n: number): number {
+  if (n <= 64) return n;
+  const step = 2 ** (Math.floor(Math.log2(n)) - 3);
+  return Math.ceil(n / step) * step;
+}
 
 /** A buffer of exactly n floats with undefined contents. */
 export function acquire(n: number): Float32Array {
-  const list = free.get(n);
-  const buf = list?.pop();
-  if (buf) {
-    pooledBytes -= buf.byteLength;
-    return buf;
-  }
-  return new Float32Array(n);
+  const size = bucketSize(n);
+  let base = free.get(size)?.pop();
+  if (base) pooledBytes -= base.byteLength;
+  else base = new Float32Array(size);
+  if (size === n) return base;
+  const view = base.subarray(0, n);
+  baseOf.set(view, base);
+  return view;
 }
 
 /** A buffer of exactly n floats, all zero. */
 export function acquireZeroed(n: number): Float32Array {
-  const list = free.get(n);
-  const buf = list?.pop();
-  if (buf) {
-    pooledBytes -= buf.byteLength;
-    buf.fill(0);
-    return buf;
-  }
-  return new Float32Array(n);
+  return acquire(n).fill(0);
 }
 
 /** Give a buffer back. The caller must hold no other reference that it will use again. */
 export function release(buf: Float32Array): void {
-  let list = free.get(buf.length);
+  const base = baseOf.get(buf) ?? buf;
+  if (bucketSize(base.length) !== base.length) return; // not one of ours: let the GC have it
+  let list = free.get(base.length);
   if (!list) {
     list = [];
-    free.set(buf.length, list);
+    free.set(base.length, list);
   }
-  list.push(buf);
-  pooledBytes += buf.byteLength;
+  list.push(base);
+  pooledBytes += base.byteLength;
 }
 
 /** Drop every pooled buffer (e.g. between models of different sizes). */

@@ -5,7 +5,8 @@
 // an uninterrupted one.
 import { mkdirSync, accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { MoekitError, Rng, noGrad, withGraph } from '../tensor/index.js';
+import { MoekitError, noGrad, withGraph } from '../tensor/index.js';
+import { RoutingCollector, type RoutingMetrics } from '../eval/routing.js';
 import { DecoderLM, type FfnFactory } from '../models/index.js';
 import { AdamW } from './adamw.js';
 import { learningRate } from './schedule.js';
@@ -52,18 +53,27 @@ export interface TrainResult {
   metrics: MetricsRecord[];
 }
 
-/** Token-weighted mean loss over the validation batches. */
-export function evaluate(model: DecoderLM, batches: Batch[], seqLen: number): number {
+export interface Evaluation {
+  /** Token-weighted mean cross-entropy. */
+  loss: number;
+  /** §16 routing statistics (null for a dense model). */
+  routing: RoutingMetrics | null;
+}
+
+/** Validation loss and routing statistics over the given batches (evaluation mode: no noise, eval capacity). */
+export function evaluate(model: DecoderLM, batches: Batch[], seqLen: number): Evaluation {
   let sum = 0;
   let count = 0;
+  const routing = new RoutingCollector();
   for (const b of batches) {
     noGrad(() => {
       const r = model.loss(b.inputs, b.targets, b.inputs.length / seqLen, seqLen);
       sum += r.loss.item() * r.count;
       count += r.count;
+      routing.add(r.reports);
     });
   }
-  return count > 0 ? sum / count : NaN;
+  return { loss: count > 0 ? sum / count : NaN, routing: routing.summary(model, seqLen) };
 }
 
 /** Create dir (and parents) or fail with a one-line error naming it. */
@@ -85,7 +95,6 @@ export function train(run: RunConfig, data: TrainData, opts: TrainOptions): Trai
   ensureWritableDir(opts.outDir);
   const model = new DecoderLM(run.model, { seed: t.seed, ffn: opts.ffn });
   const optimizer = new AdamW(model.params, { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weight_decay });
-  const rng = new Rng(t.seed ^ 0x5eed);
   const metrics = new MetricsLog(join(opts.outDir, 'metrics.jsonl'));
   let step = 0;
   let tokens = 0;
@@ -98,7 +107,7 @@ export function train(run: RunConfig, data: TrainData, opts: TrainOptions): Trai
         'resume with the same --config/--preset and flags, or start a new --out');
     }
     restore(ck, model.params, optimizer);
-    rng.setState(ck.state.rng);
+    model.routingRng.setState(ck.state.rng);
     step = ck.state.step;
     tokens = ck.state.tokens;
     elapsed = ck.state.elapsed_s;
@@ -119,12 +128,13 @@ export function train(run: RunConfig, data: TrainData, opts: TrainOptions): Trai
   const checkpoint = () => {
     const dir = saveCheckpoint({
       outDir: opts.outDir, run, params: model.params, optimizer, tokenizerJson: data.tokenizerJson,
-      state: { step, tokens, rng: rng.getState(), elapsed_s: elapsed },
+      state: { step, tokens, rng: model.routingRng.getState(), elapsed_s: elapsed },
     });
     opts.events?.onCheckpoint?.(dir, step);
   };
 
   let windowLoss = 0;
+  let windowAux = 0;
   let windowSteps = 0;
   let windowStart = performance.now();
   let windowTokens = 0;
@@ -135,14 +145,16 @@ export function train(run: RunConfig, data: TrainData, opts: TrainOptions): Trai
     const stepStart = performance.now();
     optimizer.zeroGrad();
     let loss = 0;
+    let aux = 0;
     for (let micro = 0; micro < t.grad_accum; micro++) {
       const batch = data.trainBatch(step * t.grad_accum + micro);
-      loss += withGraph((g) => {
-        const r = model.loss(batch.inputs, batch.targets, B, T);
-        const value = r.loss.item();
+      withGraph((g) => {
+        // The aux losses' gradients are injected by the MoE layers; their value is logged beside.
+        const r = model.loss(batch.inputs, batch.targets, B, T, { training: true, step });
+        loss += r.loss.item() / t.grad_accum;
+        aux += r.auxTotal / t.grad_accum;
         g.backward(r.loss, 1 / t.grad_accum);
-        return value;
-      }) / t.grad_accum;
+      });
     }
     if (!Number.isFinite(loss)) {
       throw new MoekitError(`training diverged: loss is ${loss} at step ${step + 1}`, 'lower train.lr or raise warmup_steps; the last checkpoint is intact');
@@ -154,6 +166,7 @@ export function train(run: RunConfig, data: TrainData, opts: TrainOptions): Trai
     step++;
     tokens += tokensPerStep;
     windowLoss += loss;
+    windowAux += aux;
     windowSteps++;
     windowTokens += tokensPerStep;
     elapsed += (performance.now() - stepStart) / 1000;
@@ -166,15 +179,23 @@ export function train(run: RunConfig, data: TrainData, opts: TrainOptions): Trai
         step, tokens, train_loss: windowLoss / windowSteps, lr, grad_norm: gradNorm,
         tok_per_s: windowTokens / Math.max(1e-9, (now - windowStart) / 1000),
       };
+      if (model.config.moe) rec.aux_loss = windowAux / windowSteps;
       if (step % t.eval_interval === 0 || last) {
-        const valLoss = evaluate(model, valid, T);
-        rec.val_loss = valLoss;
-        rec.val_ppl = Math.exp(valLoss);
-        finalValLoss = valLoss;
+        const ev = evaluate(model, valid, T);
+        rec.val_loss = ev.loss;
+        rec.val_ppl = Math.exp(ev.loss);
+        if (ev.routing) {
+          rec.mean_k = ev.routing.mean_k;
+          rec.activated_params = ev.routing.activated_params;
+          rec.flops_per_token = ev.routing.flops_per_token;
+          rec.moe = ev.routing.layers;
+        }
+        finalValLoss = ev.loss;
       }
       metrics.append(rec);
       opts.events?.onStep?.(rec);
       windowLoss = 0;
+      windowAux = 0;
       windowSteps = 0;
       windowTokens = 0;
       windowStart = performance.now();

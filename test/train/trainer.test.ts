@@ -57,7 +57,7 @@ function tmp(): string {
 test('training on a learnable task lowers the validation loss', () => {
   const run = runConfig(60, { eval_interval: 60, checkpoint_interval: 60 });
   const data = syntheticData();
-  const before = evaluate(new DecoderLM(run.model, { seed: run.train.seed }), data.validBatches(), T);
+  const before = evaluate(new DecoderLM(run.model, { seed: run.train.seed }), data.validBatches(), T).loss;
   const result = train(run, data, { outDir: tmp() });
   assert.ok(result.finalValLoss !== null);
   assert.ok(result.finalValLoss! < before - 1.0, `validation loss ${before} → ${result.finalValLoss}`);

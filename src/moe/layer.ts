@@ -1,0 +1,112 @@
+// One MoE FFN layer (design.md "Inside one MoE layer"):
+//   u [T, d] → router logits z = u·W_rᵀ [T, E] → Router (pure function) → Assignment
+//   → dispatch (gather rows in expert order) → grouped SwiGLU experts → combine (weighted scatter-add)
+//   (+ shared experts, DeepSeekMoE §13) ; aux losses → their gradient is added to dL/dz.
+// Gradients reach the router through the combine weights (router.backward: §0, selection is constant)
+// and through the aux losses.
+import { add, combineRows, customLeaf, gatherRows, linear } from '../ops/index.js';
+import { record, type Rng, type Tensor } from '../tensor/index.js';
+import { Linear, SwiGLUMLP, type FeedForward, type FfnContext, type ParamBuilder } from '../nn/index.js';
+import { expertOffsets } from './assignment.js';
+import { weightedTotal } from './losses.js';
+import { createRouter, routedExperts, type Router, type RouterConfig, type RouterOutput } from './routers/index.js';
+import { GroupedExperts } from './experts.js';
+
+export interface MoeLayerOptions {
+  /** All experts of the layer (DeepSeek: shared + routed). */
+  numExperts: number;
+  hidden: number;
+  /** Width of one expert's SwiGLU. */
+  expertWidth: number;
+  router: RouterConfig;
+  initStd: number;
+  /** Multiplies this layer's aux-loss gradients (layer reduction: 1 for sum, 1/L for mean, §0). */
+  auxScale: number;
+  /** Randomness of routing (noise, jitter, GShard's second expert): the trainer saves its state. */
+  rng: Rng;
+}
+
+/** What an MoE layer exposes of one forward pass, for statistics (§16). */
+export interface MoeRouting {
+  T: number;
+  E: number;
+  output: RouterOutput;
+}
+
+export class MoELayer implements FeedForward {
+  readonly gate: Linear;
+  readonly noise: Linear | null;
+  readonly experts: GroupedExperts;
+  readonly shared: SwiGLUMLP | null;
+  readonly router: Router;
+  readonly routed: number;
+  private warnedNonCausal = false;
+
+  constructor(b: ParamBuilder, readonly layer: number, readonly opts: MoeLayerOptions) {
+    this.routed = routedExperts(opts.router, opts.numExperts);
+    this.router = createRouter(opts.router);
+    // The router's weight is `mlp.gate.weight` [E, d] (OLMoE / Qwen-MoE / DeepSeek naming).
+    this.gate = new Linear(b.pp('gate'), opts.hidden, this.routed, opts.initStd);
+    // Noisy top-k (§3): W_noise starts at zero, so early training is noise with scale softplus(0).
+    this.noise = opts.router.type === 'noisy_top_k' ? new Linear(b.pp('gate_noise'), opts.hidden, this.routed, 0) : null;
+    this.experts = new GroupedExperts(b, this.routed, opts.hidden, opts.expertWidth, opts.initStd);
+    const shared = opts.router.type === 'deepseek' ? opts.router.shared_experts : 0;
+    // Shared experts (§13) always run and are unweighted: as HF does, one SwiGLU of K_s · expert width.
+    this.shared = shared > 0 ? new SwiGLUMLP(b.pp('shared_experts'), opts.hidden, shared * opts.expertWidth, opts.initStd) : null;
+  }
+
+  forward(u: Tensor, ctx: FfnContext): Tensor {
+    const T = u.shape[0];
+    const E = this.routed;
+    if (this.opts.router.type === 'expert_choice' && !this.warnedNonCausal) {
+      this.warnedNonCausal = true;
+      process.stderr.write('moekit: expert_choice routing is not causal (a token\'s experts depend on later tokens, §14); use it for analysis, not for generation.\n');
+    }
+    const logits = linear(u, this.gate.weight);                          // [T, E]
+    const noise = this.noise ? linear(u, this.noise.weight) : null;      // [T, E]
+    const routerCtx = { training: ctx.training, rng: this.opts.rng, tokenIds: ctx.ids, step: ctx.step, noiseLogits: noise?.data };
+    const out = this.router.route(logits.data, T, E, routerCtx);
+    const a = out.assignment;
+    const { order, offsets } = expertOffsets(a, T, E);
+    const n = order.length;
+    const rows = new Int32Array(n);                                      // token of each dispatched row
+    const weights = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      rows[i] = a.token[order[i]];
+      weights[i] = a.weight[order[i]];
+    }
+    // Routed weights in dispatch order; their gradient goes back through the router to the logits.
+    const w = customLeaf(weights, [n], logits.requiresGrad || (noise?.requiresGrad ?? false), (dw) => {
+      const dPair = new Float32Array(a.token.length);
+      for (let i = 0; i < n; i++) dPair[order[i]] = dw[i];
+      addInto(logits, out.backward(dPair), 1);
+      if (noise && out.backwardNoise) addInto(noise, out.backwardNoise(dPair), 1);
+    });
+    const yPerm = this.experts.forward(gatherRows(u, rows), offsets);   // [n, d]
+    let y = combineRows(yPerm, w, rows, T);                              // [T, d]
+    if (this.shared) y = add(y, this.shared.forward(u));
+
+    const losses = this.router.auxLosses(out, logits.data, T, E, routerCtx);
+    const total = weightedTotal(losses, T, E);
+    const scale = this.opts.auxScale;
+    if (logits.requiresGrad && losses.length > 0) {
+      // Recorded after the logits were made, so the tape replays it before their producer's backward.
+      record(() => {
+        addInto(logits, total.grad, scale);
+        if (noise && total.gradNoise) addInto(noise, total.gradNoise, scale);
+      });
+    }
+    ctx.reports.push({
+      layer: this.layer,
+      auxLosses: Object.fromEntries(losses.map((l) => [l.name, l.value])),
+      auxTotal: scale * total.value,
+      routing: { T, E, output: out } satisfies MoeRouting,
+    });
+    return y;
+  }
+}
+
+function addInto(t: Tensor, d: Float32Array, scale: number): void {
+  const g = t.ensureGrad();
+  for (let i = 0; i < g.length; i++) g[i] += scale * d[i];
+}
