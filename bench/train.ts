@@ -1,0 +1,92 @@
+// Training throughput on the reference models of shared/bench/README.md — the workloads of
+// `moe_torch.py --mode train --router dense|top2|topp`: vocab 8192, d 256, 4 layers, 4 heads × 64,
+// 8 × 256 tokens per step, AdamW (lr 3e-4, wd 0.1), float32, random token ids; FFN = one SwiGLU of 688
+// (dense) or 8 SwiGLU experts of 688 in every layer with Top-2 (renormalised) or Top-P (p = 0.4, raw
+// weights) routing, loss = CE + 0.01 × Switch load balance.
+// Also reports the step time spent in the experts, to check that Top-P's cost follows the experts it
+// uses: (Top-P step − Top-2 step) / Top-2 expert time ≈ (k̄_P − 2) / 2.
+import { backend, referenceBackend, setBackend } from '../src/backend/index.js';
+import { DecoderLM, parseModelConfig, type ModelConfig } from '../src/models/index.js';
+import { Rng, withGraph } from '../src/tensor/index.js';
+import { preset } from '../src/train/presets.js';
+import { AdamW } from '../src/train/adamw.js';
+
+const VARIANTS: Record<string, Record<string, unknown> | null> = {
+  dense: null,
+  top2: { type: 'top_k', k: 2, renormalize: true, load_balance_coef: 0.01 },
+  topp: { type: 'top_p', top_p: 0.4, load_balance_coef: 0.01, entropy_coef: 0 },
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function modelConfig(router: Record<string, unknown> | null): ModelConfig {
+  const dense = preset('bench').model;
+  if (!router) return dense;
+  const { moe: _none, model_type: _type, ...fields } = dense;
+  return parseModelConfig({ ...fields, num_experts: 8, router });
+}
+
+interface StepTimes {
+  seconds: number[];
+  meanK: number | null;
+}
+
+function timeSteps(config: ModelConfig, steps: number, warmup: number): StepTimes {
+  const B = 8;
+  const T = 256;
+  const model = new DecoderLM(config, { seed: 0 });
+  const opt = new AdamW(model.params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+  const rng = new Rng(1);
+  const inputs = new Int32Array(B * T).map(() => rng.int(config.vocab_size));
+  const targets = new Int32Array(B * T).map(() => rng.int(config.vocab_size));
+  const seconds: number[] = [];
+  let kSum = 0;
+  let kCount = 0;
+  for (let s = 0; s < warmup + steps; s++) {
+    const t0 = performance.now();
+    opt.zeroGrad();
+    withGraph((g) => {
+      const r = model.loss(inputs, targets, B, T, { training: true, step: s });
+      g.backward(r.loss);
+      for (const rep of r.reports) {
+        const routing = rep.routing as { T: number; output: { assignment: { token: Int32Array } } } | undefined;
+        if (routing && s >= warmup) {
+          kSum += routing.output.assignment.token.length / routing.T;
+          kCount++;
+        }
+      }
+    });
+    const norm = opt.gradNorm();
+    opt.update(3e-4, norm > 1 ? 1 / norm : 1);
+    if (s >= warmup) seconds.push((performance.now() - t0) / 1000);
+  }
+  return { seconds, meanK: kCount > 0 ? kSum / kCount : null };
+}
+
+export async function runTrainBench(opts: { threads: number; reps: number }): Promise<void> {
+  const be = backend();
+  be.setThreads(opts.threads);
+  const tokens = 8 * 256;
+  for (const [name, router] of Object.entries(VARIANTS)) {
+    const t = timeSteps(modelConfig(router), Math.max(3, opts.reps), 2);
+    process.stdout.write(JSON.stringify({
+      bench: 'train', model: name, backend: be.name, isa: be.isa, threads: be.threads(), tokens_per_step: tokens,
+      steps: t.seconds.length, tok_per_s_median: Math.round(tokens / median(t.seconds)),
+      tok_per_s_min: Math.round(tokens / Math.max(...t.seconds)), tok_per_s_max: Math.round(tokens / Math.min(...t.seconds)),
+      step_ms_median: +(median(t.seconds) * 1000).toFixed(1), ...(t.meanK !== null ? { mean_k: +t.meanK.toFixed(3) } : {}),
+    }) + '\n');
+  }
+  if (be.name !== 'reference') {
+    // One step of the dense model on the reference backend, for the native/reference ratio.
+    setBackend(referenceBackend);
+    const t = timeSteps(modelConfig(null), 1, 0);
+    process.stdout.write(JSON.stringify({
+      bench: 'train', model: 'dense', backend: 'reference', isa: 'js', threads: 1, tokens_per_step: tokens, steps: 1,
+      tok_per_s_median: Math.round(tokens / t.seconds[0]), step_ms_median: +(t.seconds[0] * 1000).toFixed(1),
+    }) + '\n');
+    setBackend(be);
+  }
+}
