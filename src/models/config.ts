@@ -19,8 +19,15 @@ export interface MoeConfig {
   expert_frequency: number;
   first_k_dense_replace: number;
   moe_layers: number[] | null;
-  /** How aux losses of the MoE layers combine (§0): summed (default) or averaged. */
-  router_aux_loss_reduction: 'sum' | 'mean';
+  /**
+   * How aux losses of the MoE layers combine (§0): summed (default), averaged, or `pooled` (one loss over
+   * the concatenated (layer, token) rows, HF `load_balancing_loss_func`).
+   */
+  router_aux_loss_reduction: 'sum' | 'mean' | 'pooled';
+  /** Residual-MoE (§12): a dense SwiGLU MLP beside the experts, combined `learned` or by `sum`; null = none. */
+  residual: 'learned' | 'sum' | null;
+  /** Dropout on the experts' SwiGLU hidden activations in training (§5 Switch: 0.4 for fine-tuning). */
+  expert_dropout: number;
 }
 
 export interface ModelConfig {
@@ -64,7 +71,7 @@ const OPTIONAL = ['model_type', 'num_key_value_heads', 'head_dim', 'rms_norm_eps
   'max_position_embeddings', 'tie_word_embeddings', 'initializer_range', 'hidden_act', 'bos_token_id',
   'eos_token_id'] as const;
 const MOE_KEYS = ['num_experts', 'moe_intermediate_size', 'router', 'expert_frequency', 'first_k_dense_replace',
-  'moe_layers', 'router_aux_loss_reduction'] as const;
+  'moe_layers', 'router_aux_loss_reduction', 'residual', 'expert_dropout'] as const;
 /** Keys HF writes into config.json that carry nothing for this model: accepted and dropped. */
 const HF_BOOKKEEPING = ['architectures', 'torch_dtype', 'dtype', 'transformers_version', 'use_cache',
   'attention_bias', 'attention_dropout', 'mlp_bias', 'pretraining_tp', 'pad_token_id', 'rope_scaling',
@@ -188,7 +195,13 @@ function parseMoe(where: string, o: Record<string, unknown>, layers: number, int
   }
   const width = o.moe_intermediate_size === undefined ? intermediate : positiveInt(where, 'moe_intermediate_size', o.moe_intermediate_size);
   const reduction = o.router_aux_loss_reduction ?? 'sum';
-  if (reduction !== 'sum' && reduction !== 'mean') fail(where, 'router_aux_loss_reduction', `must be "sum" or "mean", got ${JSON.stringify(reduction)}`);
+  if (reduction !== 'sum' && reduction !== 'mean' && reduction !== 'pooled') {
+    fail(where, 'router_aux_loss_reduction', `must be "sum", "mean" or "pooled", got ${JSON.stringify(reduction)}`);
+  }
+  const residual = o.residual ?? null;
+  if (residual !== null && residual !== 'learned' && residual !== 'sum') fail(where, 'residual', `must be "learned", "sum" or null, got ${JSON.stringify(residual)}`);
+  const dropout = o.expert_dropout ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) fail(where, 'expert_dropout', `must be a number in [0, 1), got ${JSON.stringify(dropout)}`);
   // The router is validated against every distinct expert count (a pyramid has several).
   let routerRaw = o.router as Record<string, unknown>;
   if (routerRaw && typeof routerRaw === 'object' && routerRaw.type === 'hash' && routerRaw.table === undefined && routerRaw.vocab_size === undefined) {
@@ -197,10 +210,23 @@ function parseMoe(where: string, o: Record<string, unknown>, layers: number, int
   const counts = [...new Set(Array.isArray(experts) ? experts : [experts])];
   let router: RouterConfig | null = null;
   for (const e of counts) router = parseRouterConfig(routerRaw, e, `${where}.router`);
+  if (reduction === 'pooled') checkPoolable(where, router!.type, counts);
   return {
     num_experts: experts, moe_intermediate_size: width, router: router!, expert_frequency: freq,
     first_k_dense_replace: firstDense, moe_layers: moeLayers, router_aux_loss_reduction: reduction,
+    residual, expert_dropout: dropout,
   };
+}
+
+/**
+ * `pooled` concatenates the layers' logits [ΣT, E] (§0), so every MoE layer needs the same E, and the
+ * router's losses must be functions of logits and assignment only (not of one layer's own noise/gates).
+ */
+function checkPoolable(where: string, router: string, counts: number[]): void {
+  if (counts.length > 1) fail(where, 'router_aux_loss_reduction', `"pooled" needs one expert count in every MoE layer, got ${counts.join(', ')}`);
+  if (router === 'noisy_top_k' || router === 'dense_to_sparse') {
+    fail(where, 'router_aux_loss_reduction', `"pooled" is not defined for the ${router} router's losses; use "sum" or "mean"`);
+  }
 }
 
 function nonNegativeInt(where: string, key: string, v: unknown): number {

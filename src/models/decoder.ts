@@ -25,6 +25,7 @@ export const defaultFfn: FfnFactory = (b, layer, c, routingRng) => {
       numExperts: experts, hidden: c.hidden_size, expertWidth: c.moe.moe_intermediate_size, router: c.moe.router,
       initStd: c.initializer_range, rng: routingRng,
       auxScale: c.moe.router_aux_loss_reduction === 'mean' ? 1 / moeLayers : 1,
+      residual: c.moe.residual, residualWidth: c.intermediate_size,
     });
   }
   const mlp = new SwiGLUMLP(b, c.hidden_size, c.intermediate_size, c.initializer_range);

@@ -6,7 +6,7 @@ export { loadBalanceLoss, gshardAuxLoss, deepseekExpertBalanceLoss, deepseekDevi
   cvSquared, importanceLoss, noisyLoadLoss, noisyLoadProbabilities, denseToSparseBalanceLoss, weightedTotal, reduceLayers, poolLayers,
   LOSS_COEFFICIENTS, type LossValue, type LayerReduction } from './losses.js';
 export { routingStats, coefficientOfVariation, meanEntropy, activatedParamsPerToken, concatGroups, type RoutingStats, type RoutedGroup } from './stats.js';
-export { residualCombineForward, residualCombineBackward } from './residual.js';
+export { residualCombineForward, residualCombineBackward, residualCombine } from './residual.js';
 export { RoutingError, softmaxRows } from './math.js';
 export { createRouter, parseRouterConfig, routedExperts, ROUTERS, ROUTER_TYPES, type Router, type RouterConfig,
   type RouterType, type AuxLoss, type RouterContext, type RouterOutput, type RandomSource, type TopKConfig, type TopPConfig,

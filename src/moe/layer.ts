@@ -1,16 +1,21 @@
 // One MoE FFN layer (design.md "Inside one MoE layer"):
 //   u [T, d] → router logits z = u·W_rᵀ [T, E] → Router (pure function) → Assignment
 //   → dispatch (gather rows in expert order) → grouped SwiGLU experts → combine (weighted scatter-add)
-//   (+ shared experts, DeepSeekMoE §13) ; aux losses → their gradient is added to dL/dz.
+//   (+ shared experts, DeepSeekMoE §13) (+ Residual-MoE's dense MLP, §12) ; aux losses → their gradient
+//   is added to dL/dz.
 // Gradients reach the router through the combine weights (router.backward: §0, selection is constant)
 // and through the aux losses.
-import { add, combineRows, customLeaf, gatherRows, linear } from '../ops/index.js';
+import { add, addBias, combineRows, customLeaf, gatherRows, linear } from '../ops/index.js';
 import { record, type Rng, type Tensor } from '../tensor/index.js';
 import { Linear, SwiGLUMLP, type FeedForward, type FfnContext, type ParamBuilder } from '../nn/index.js';
 import { expertOffsets } from './assignment.js';
 import { weightedTotal } from './losses.js';
 import { createRouter, routedExperts, type Router, type RouterConfig, type RouterOutput } from './routers/index.js';
 import { GroupedExperts } from './experts.js';
+import { residualCombine } from './residual.js';
+
+/** Residual-MoE (§12): `learned` y = c₀·MoE + c₁·MLP with c = softmax(W_c u + b_c); `sum` y = MoE + MLP. */
+export type ResidualMode = 'learned' | 'sum';
 
 export interface MoeLayerOptions {
   /** All experts of the layer (DeepSeek: shared + routed). */
@@ -24,6 +29,10 @@ export interface MoeLayerOptions {
   auxScale: number;
   /** Randomness of routing (noise, jitter, GShard's second expert): the trainer saves its state. */
   rng: Rng;
+  /** Residual-MoE's always-on dense MLP and how it combines (§12); null = none. */
+  residual: ResidualMode | null;
+  /** Width of the residual MLP (the model's intermediate_size). */
+  residualWidth: number;
 }
 
 /** What an MoE layer exposes of one forward pass, for statistics (§16). */
@@ -38,6 +47,9 @@ export class MoELayer implements FeedForward {
   readonly noise: Linear | null;
   readonly experts: GroupedExperts;
   readonly shared: SwiGLUMLP | null;
+  readonly residualMlp: SwiGLUMLP | null;
+  /** Residual-MoE coefficient Linear with bias (`learned`): weight [2, d], bias [2]. */
+  readonly coefficient: { weight: Tensor; bias: Tensor } | null;
   readonly router: Router;
   readonly routed: number;
   private warnedNonCausal = false;
@@ -53,6 +65,12 @@ export class MoELayer implements FeedForward {
     const shared = opts.router.type === 'deepseek' ? opts.router.shared_experts : 0;
     // Shared experts (§13) always run and are unweighted: as HF does, one SwiGLU of K_s · expert width.
     this.shared = shared > 0 ? new SwiGLUMLP(b.pp('shared_experts'), opts.hidden, shared * opts.expertWidth, opts.initStd) : null;
+    // Residual-MoE (§12, DeepSpeed naming): `mlp.residual_mlp.*` and `mlp.coefficient.{weight,bias}`.
+    this.residualMlp = opts.residual ? new SwiGLUMLP(b.pp('residual_mlp'), opts.hidden, opts.residualWidth, opts.initStd) : null;
+    this.coefficient = opts.residual === 'learned' ? {
+      weight: b.pp('coefficient').param('weight', [2, opts.hidden], { kind: 'normal', std: opts.initStd }),
+      bias: b.pp('coefficient').param('bias', [2], { kind: 'zeros' }),
+    } : null;
   }
 
   forward(u: Tensor, ctx: FfnContext): Tensor {
@@ -85,6 +103,11 @@ export class MoELayer implements FeedForward {
     const yPerm = this.experts.forward(gatherRows(u, rows), offsets);   // [n, d]
     let y = combineRows(yPerm, w, rows, T);                              // [T, d]
     if (this.shared) y = add(y, this.shared.forward(u));
+    if (this.residualMlp) {
+      const c = this.coefficient;
+      const coefLogits = c ? addBias(linear(u, c.weight), c.bias) : null; // [T, 2]
+      y = residualCombine(y, this.residualMlp.forward(u), coefLogits);
+    }
 
     const losses = this.router.auxLosses(out, logits.data, T, E, routerCtx);
     const total = weightedTotal(losses, T, E);

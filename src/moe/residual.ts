@@ -1,6 +1,7 @@
 // Residual-MoE combine (spec §12, DeepSpeed-MoE): y = c₀ · MoE_top1(u) + c₁ · MLP(u) with
 // [c₀, c₁] = softmax(W_c u + b_c) per token (`learned`), or y = MoE + MLP (`sum`). MoE_top1 already
 // includes the gate probability. Forward and backward side by side.
+import { needsGrad, output, record, type Tensor } from '../tensor/index.js';
 import { softmaxInto } from './math.js';
 
 /** y [T, d] from the routed output moe [T, d], the dense output mlp [T, d] and coefficient logits [T, 2]. */
@@ -37,4 +38,31 @@ export function residualCombineBackward(dy: Float32Array, moe: Float32Array, mlp
     }
   }
   return { dMoe, dMlp, dCoefLogits };
+}
+
+/**
+ * The combine as a differentiable op: moe [T, d], mlp [T, d], coefLogits [T, 2] (`learned`) or null
+ * (`sum`) → y [T, d]. Backward sends dMoe, dMlp and dCoefLogits to the inputs that need them.
+ */
+export function residualCombine(moe: Tensor, mlp: Tensor, coefLogits: Tensor | null): Tensor {
+  const [T, d] = moe.shape;
+  const { y: value, coef } = residualCombineForward(moe.data, mlp.data, coefLogits?.data ?? null, T, d);
+  const y = output([T, d], needsGrad(moe, mlp, coefLogits));
+  y.data.set(value);
+  if (y.requiresGrad) {
+    record(() => {
+      if (!y.grad) return;
+      const g = residualCombineBackward(y.grad, moe.data, mlp.data, coef, coefLogits !== null, T, d);
+      accumulate(moe, g.dMoe);
+      accumulate(mlp, g.dMlp);
+      if (coefLogits && g.dCoefLogits) accumulate(coefLogits, g.dCoefLogits);
+    });
+  }
+  return y;
+}
+
+function accumulate(t: Tensor, d: Float32Array): void {
+  if (!t.requiresGrad) return;
+  const g = t.ensureGrad();
+  for (let i = 0; i < g.length; i++) g[i] += d[i];
 }

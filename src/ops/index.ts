@@ -7,3 +7,5 @@ export { swiglu, softmax } from './activation.js';
 export { add } from './elementwise.js';
 export { crossEntropy, type CrossEntropyResult } from './loss.js';
 export { gatherRows, groupedLinear, combineRows, customLeaf } from './moe.js';
+export { addBias } from './bias.js';
+export { scaleBy } from './scale.js';

@@ -52,8 +52,11 @@ function routingKey(reports: { routing?: unknown }[]): string {
   return reports.map((r) => Array.from((r.routing as MoeRouting).output.assignment.expert).join(',')).join('|');
 }
 
-const GRAD_ROUTERS: Record<string, Record<string, unknown>> = {
+/** label → router config, or [router config, extra MoE model fields]. */
+const GRAD_ROUTERS: Record<string, Record<string, unknown> | [Record<string, unknown>, Record<string, unknown>]> = {
   top_p: { type: 'top_p', top_p: 0.5, z_loss_coef: 1e-3 },
+  residual_learned: [{ type: 'switch' }, { residual: 'learned' }],
+  residual_sum: [{ type: 'top_k', k: 1, renormalize: false }, { residual: 'sum' }],
   top_k: { type: 'top_k', k: 2, renormalize: true },
   top_k_raw: { type: 'top_k', k: 2, renormalize: false },
   switch: { type: 'switch' },
@@ -62,10 +65,11 @@ const GRAD_ROUTERS: Record<string, Record<string, unknown>> = {
   base: { type: 'base' },
 };
 
-for (const [label, router] of Object.entries(GRAD_ROUTERS)) {
+for (const [label, spec] of Object.entries(GRAD_ROUTERS)) {
   test(`${label}: the model's gradient (LM + aux losses) matches finite differences`, () => {
     setBackend(referenceBackend);
-    const config = parseModelConfig({ ...base, num_experts: 4, router });
+    const [router, extra] = Array.isArray(spec) ? spec : [spec, {}];
+    const config = parseModelConfig({ ...base, num_experts: 4, router, ...extra });
     const model = new DecoderLM(config, { seed: 3 });
     const B = 2;
     const T = 5;
