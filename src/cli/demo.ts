@@ -30,13 +30,15 @@ perplexity and throughput. --quick trains a few steps only (a smoke check). Resu
     const started = performance.now();
     const result = await trainWithProgress(run, outDir, Boolean(values.resume), 'demo');
     const wall = (performance.now() - started) / 1000;
-    const last = result.metrics.at(-1);
+    // Training throughput: the median of the logged windows (evaluation and data preparation excluded).
+    const rates = result.metrics.map((r) => r.tok_per_s as number).filter(Number.isFinite).sort((a, b) => a - b);
+    const tokPerS = rates.length > 0 ? rates[Math.floor(rates.length / 2)] : NaN;
     const rows = [
       ['model', 'params', 'steps', 'tokens', 'val loss', 'val ppl', 'tok/s (train)'],
       ['dense (small)', result.model.parameterCount().toLocaleString('en-US'), String(result.steps),
         result.tokens.toLocaleString('en-US'), result.finalValLoss?.toFixed(4) ?? '--',
         result.finalValLoss !== null ? Math.exp(result.finalValLoss).toFixed(2) : '--',
-        String(Math.round((result.tokens / Math.max(1e-9, wall)))) + (last ? '' : '')],
+        Number.isFinite(tokPerS) ? Math.round(tokPerS).toLocaleString('en-US') : '--'],
     ];
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n');
