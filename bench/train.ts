@@ -5,7 +5,7 @@
 // weights) routing, loss = CE + 0.01 × Switch load balance.
 // Also reports the step time spent in the experts, to check that Top-P's cost follows the experts it
 // uses: (Top-P step − Top-2 step) / Top-2 expert time ≈ (k̄_P − 2) / 2.
-import { backend, referenceBackend, setBackend } from '../src/backend/index.js';
+import { backend, referenceBackend, setBackend, type Backend } from '../src/backend/index.js';
 import { DecoderLM, parseModelConfig, type ModelConfig } from '../src/models/index.js';
 import { Rng, withGraph } from '../src/tensor/index.js';
 import { preset } from '../src/train/presets.js';
@@ -31,7 +31,27 @@ function modelConfig(router: Record<string, unknown> | null): ModelConfig {
 
 interface StepTimes {
   seconds: number[];
+  /** Seconds per step inside the expert kernels (dispatch, grouped GEMMs, SwiGLU, combine). */
+  expertSeconds: number[];
   meanK: number | null;
+}
+
+/** Kernels whose time is the experts' time in an all-MoE model. */
+const EXPERT_KERNELS = ['gatherRows', 'scatterAddRows', 'groupedMatmul', 'groupedMatmulWeightGrad',
+  'weightedScatterAdd', 'weightedScatterAddBackward', 'swigluForward', 'swigluBackward'] as const;
+
+/** The backend with the expert kernels timed into `clock.seconds`. */
+function timedBackend(be: Backend, clock: { seconds: number }): Backend {
+  const timed = { ...be } as Record<string, unknown>;
+  for (const name of EXPERT_KERNELS) {
+    const kernel = be[name] as (...args: unknown[]) => void;
+    timed[name] = (...args: unknown[]) => {
+      const t0 = performance.now();
+      kernel(...args);
+      clock.seconds += (performance.now() - t0) / 1000;
+    };
+  }
+  return timed as unknown as Backend;
 }
 
 function timeSteps(config: ModelConfig, steps: number, warmup: number): StepTimes {
@@ -43,10 +63,15 @@ function timeSteps(config: ModelConfig, steps: number, warmup: number): StepTime
   const inputs = new Int32Array(B * T).map(() => rng.int(config.vocab_size));
   const targets = new Int32Array(B * T).map(() => rng.int(config.vocab_size));
   const seconds: number[] = [];
+  const expertSeconds: number[] = [];
+  const clock = { seconds: 0 };
+  const be = backend();
+  setBackend(timedBackend(be, clock));
   let kSum = 0;
   let kCount = 0;
   for (let s = 0; s < warmup + steps; s++) {
     const t0 = performance.now();
+    clock.seconds = 0;
     opt.zeroGrad();
     withGraph((g) => {
       const r = model.loss(inputs, targets, B, T, { training: true, step: s });
@@ -61,22 +86,41 @@ function timeSteps(config: ModelConfig, steps: number, warmup: number): StepTime
     });
     const norm = opt.gradNorm();
     opt.update(3e-4, norm > 1 ? 1 / norm : 1);
-    if (s >= warmup) seconds.push((performance.now() - t0) / 1000);
+    if (s >= warmup) {
+      seconds.push((performance.now() - t0) / 1000);
+      expertSeconds.push(clock.seconds);
+    }
   }
-  return { seconds, meanK: kCount > 0 ? kSum / kCount : null };
+  setBackend(be);
+  return { seconds, expertSeconds, meanK: kCount > 0 ? kSum / kCount : null };
 }
 
 export async function runTrainBench(opts: { threads: number; reps: number }): Promise<void> {
   const be = backend();
   be.setThreads(opts.threads);
   const tokens = 8 * 256;
+  const results: Record<string, StepTimes> = {};
   for (const [name, router] of Object.entries(VARIANTS)) {
     const t = timeSteps(modelConfig(router), Math.max(3, opts.reps), 2);
+    results[name] = t;
     process.stdout.write(JSON.stringify({
       bench: 'train', model: name, backend: be.name, isa: be.isa, threads: be.threads(), tokens_per_step: tokens,
       steps: t.seconds.length, tok_per_s_median: Math.round(tokens / median(t.seconds)),
       tok_per_s_min: Math.round(tokens / Math.max(...t.seconds)), tok_per_s_max: Math.round(tokens / Math.min(...t.seconds)),
       step_ms_median: +(median(t.seconds) * 1000).toFixed(1), ...(t.meanK !== null ? { mean_k: +t.meanK.toFixed(3) } : {}),
+      ...(router ? { expert_ms_median: +(median(t.expertSeconds) * 1000).toFixed(1) } : {}),
+    }) + '\n');
+  }
+  // Does Top-P's cost follow the experts it uses? Compare (Top-P step − Top-2 step) / Top-2 expert time
+  // with (k̄_P − 2) / 2, and the same ratio measured on the expert kernels alone.
+  const p = results.topp;
+  const two = results.top2;
+  if (p.meanK !== null) {
+    const expected = (p.meanK - 2) / 2;
+    process.stdout.write(JSON.stringify({
+      bench: 'topp_cost', mean_k_topp: +p.meanK.toFixed(3), expected_extra: +expected.toFixed(3),
+      measured_extra_step: +((median(p.seconds) - median(two.seconds)) / median(two.expertSeconds)).toFixed(3),
+      measured_extra_experts: +((median(p.expertSeconds) - median(two.expertSeconds)) / median(two.expertSeconds)).toFixed(3),
     }) + '\n');
   }
   if (be.name !== 'reference') {
