@@ -11,7 +11,7 @@ import {
   Embedding, Linear, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP, type FeedForward, type FfnContext,
   type LayerReport, type ParamMap, type TokenLayout,
 } from '../nn/index.js';
-import { MoELayer } from '../moe/index.js';
+import { MoELayer, applyPooledAux } from '../moe/index.js';
 import { expertsPerLayer, type ModelConfig } from './config.js';
 
 export type FfnFactory = (b: ParamBuilder, layer: number, config: ModelConfig, routingRng: Rng) => FeedForward;
@@ -25,6 +25,7 @@ export const defaultFfn: FfnFactory = (b, layer, c, routingRng) => {
       numExperts: experts, hidden: c.hidden_size, expertWidth: c.moe.moe_intermediate_size, router: c.moe.router,
       initStd: c.initializer_range, rng: routingRng,
       auxScale: c.moe.router_aux_loss_reduction === 'mean' ? 1 / moeLayers : 1,
+      pooledAux: c.moe.router_aux_loss_reduction === 'pooled',
       residual: c.moe.residual, residualWidth: c.intermediate_size,
     });
   }
@@ -111,9 +112,11 @@ export class DecoderLM {
     for (let i = 0; i < positions.length; i++) positions[i] = i % seq;
     const layout: TokenLayout = { batch, seq, positions };
     let h = this.embed.forward(ids); // [B·T, d]
+    const first = reports.length;
     for (const block of this.layers) {
       h = block.forward(h, { layer: block.layer, ids, layout, training: run.training, step: run.step, reports }, this.tables);
     }
+    applyPooledAux(reports.slice(first)); // `pooled` aux losses (§0): one loss over all MoE layers' rows
     h = this.norm.forward(h);
     return this.lmHead ? this.lmHead.forward(h) : linear(h, this.embed.weight); // [B·T, V]
   }

@@ -19,3 +19,4 @@ export { gumbelTemperature } from './routers/dense_to_sparse.js';
 export { topPCount } from './routers/top_p.js';
 export { MoELayer, type MoeLayerOptions, type MoeRouting } from './layer.js';
 export { GroupedExperts } from './experts.js';
+export { applyPooledAux, pooledAux, type DeferredAux } from './pooled.js';

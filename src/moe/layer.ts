@@ -13,6 +13,7 @@ import { weightedTotal } from './losses.js';
 import { createRouter, routedExperts, type Router, type RouterConfig, type RouterOutput } from './routers/index.js';
 import { GroupedExperts } from './experts.js';
 import { residualCombine } from './residual.js';
+import type { DeferredAux } from './pooled.js';
 
 /** Residual-MoE (§12): `learned` y = c₀·MoE + c₁·MLP with c = softmax(W_c u + b_c); `sum` y = MoE + MLP. */
 export type ResidualMode = 'learned' | 'sum';
@@ -27,6 +28,8 @@ export interface MoeLayerOptions {
   initStd: number;
   /** Multiplies this layer's aux-loss gradients (layer reduction: 1 for sum, 1/L for mean, §0). */
   auxScale: number;
+  /** `pooled` reduction (§0): leave the aux losses to applyPooledAux after the last layer. */
+  pooledAux: boolean;
   /** Randomness of routing (noise, jitter, GShard's second expert): the trainer saves its state. */
   rng: Rng;
   /** Residual-MoE's always-on dense MLP and how it combines (§12); null = none. */
@@ -40,6 +43,8 @@ export interface MoeRouting {
   T: number;
   E: number;
   output: RouterOutput;
+  /** Set under the `pooled` reduction: what the pooled aux loss needs from this layer (src/moe/pooled.ts). */
+  deferred?: DeferredAux;
 }
 
 export class MoELayer implements FeedForward {
@@ -109,6 +114,13 @@ export class MoELayer implements FeedForward {
       y = residualCombine(y, this.residualMlp.forward(u), coefLogits);
     }
 
+    const routing: MoeRouting = { T, E, output: out };
+    if (this.opts.pooledAux) {
+      const inject = logits.requiresGrad ? (grad: Float32Array) => addInto(logits, grad, 1) : null;
+      routing.deferred = { router: this.router, logits: logits.data, output: out, T, E, ctx: routerCtx, inject };
+      ctx.reports.push({ layer: this.layer, auxLosses: {}, auxTotal: 0, routing });
+      return y;
+    }
     const losses = this.router.auxLosses(out, logits.data, T, E, routerCtx);
     const total = weightedTotal(losses, T, E);
     const scale = this.opts.auxScale;
@@ -123,7 +135,7 @@ export class MoELayer implements FeedForward {
       layer: this.layer,
       auxLosses: Object.fromEntries(losses.map((l) => [l.name, l.value])),
       auxTotal: scale * total.value,
-      routing: { T, E, output: out } satisfies MoeRouting,
+      routing,
     });
     return y;
   }

@@ -57,6 +57,8 @@ const GRAD_ROUTERS: Record<string, Record<string, unknown> | [Record<string, unk
   top_p: { type: 'top_p', top_p: 0.5, z_loss_coef: 1e-3 },
   residual_learned: [{ type: 'switch' }, { residual: 'learned' }],
   residual_sum: [{ type: 'top_k', k: 1, renormalize: false }, { residual: 'sum' }],
+  pooled_top_k: [{ type: 'top_k', k: 2, renormalize: true, load_balance_coef: 1, z_loss_coef: 0.1 }, { router_aux_loss_reduction: 'pooled' }],
+  pooled_top_p: [{ type: 'top_p', top_p: 0.5, z_loss_coef: 1e-3 }, { router_aux_loss_reduction: 'pooled' }],
   top_k: { type: 'top_k', k: 2, renormalize: true },
   top_k_raw: { type: 'top_k', k: 2, renormalize: false },
   switch: { type: 'switch' },
