@@ -26,7 +26,7 @@ export const defaultFfn: FfnFactory = (b, layer, c, routingRng) => {
       initStd: c.initializer_range, rng: routingRng,
       auxScale: c.moe.router_aux_loss_reduction === 'mean' ? 1 / moeLayers : 1,
       pooledAux: c.moe.router_aux_loss_reduction === 'pooled',
-      residual: c.moe.residual, residualWidth: c.intermediate_size,
+      residual: c.moe.residual, residualWidth: c.intermediate_size, expertDropout: c.moe.expert_dropout,
     });
   }
   const mlp = new SwiGLUMLP(b, c.hidden_size, c.intermediate_size, c.initializer_range);

@@ -2,8 +2,8 @@
 // down) so one grouped GEMM per projection serves every expert's row group — no per-expert loop in
 // JS, and no padding: an expert computes exactly the rows routed to it (design.md, engine rules).
 // Each expert's slice is a named parameter with the HF name `experts.e.{gate,up,down}_proj.weight`.
-import { groupedLinear, swiglu } from '../ops/index.js';
-import type { Tensor } from '../tensor/index.js';
+import { dropoutFactors, groupedLinear, scaleBy, swiglu } from '../ops/index.js';
+import type { Rng, Tensor } from '../tensor/index.js';
 import { stackedParam, type ParamBuilder } from '../nn/index.js';
 
 export class GroupedExperts {
@@ -19,9 +19,13 @@ export class GroupedExperts {
     this.down = stackedParam(b, names('down_proj'), [hidden, width], init);
   }
 
-  /** xPerm [n, d] with rows offsets[e]..offsets[e+1] routed to expert e → [n, d]. */
-  forward(xPerm: Tensor, offsets: Int32Array): Tensor {
-    const h = swiglu(groupedLinear(xPerm, this.gate, offsets), groupedLinear(xPerm, this.up, offsets)); // [n, I]
+  /**
+   * xPerm [n, d] with rows offsets[e]..offsets[e+1] routed to expert e → [n, d]. With `dropout`, the
+   * SwiGLU hidden activations are dropped with probability p (expert dropout, spec §5; training only).
+   */
+  forward(xPerm: Tensor, offsets: Int32Array, dropout: { p: number; rng: Pick<Rng, 'uniform'> } | null = null): Tensor {
+    let h = swiglu(groupedLinear(xPerm, this.gate, offsets), groupedLinear(xPerm, this.up, offsets)); // [n, I]
+    if (dropout && dropout.p > 0) h = scaleBy(h, dropoutFactors(dropout.rng, h.size, dropout.p));
     return groupedLinear(h, this.down, offsets);
   }
 

@@ -5,12 +5,13 @@
 //   is added to dL/dz.
 // Gradients reach the router through the combine weights (router.backward: §0, selection is constant)
 // and through the aux losses.
-import { add, addBias, combineRows, customLeaf, gatherRows, linear } from '../ops/index.js';
+import { add, addBias, combineRows, customLeaf, gatherRows, linear, scaleBy } from '../ops/index.js';
 import { record, type Rng, type Tensor } from '../tensor/index.js';
 import { Linear, SwiGLUMLP, type FeedForward, type FfnContext, type ParamBuilder } from '../nn/index.js';
 import { expertOffsets } from './assignment.js';
 import { weightedTotal } from './losses.js';
 import { createRouter, routedExperts, type Router, type RouterConfig, type RouterOutput } from './routers/index.js';
+import { jitterFactors } from './routers/switch.js';
 import { GroupedExperts } from './experts.js';
 import { residualCombine } from './residual.js';
 import type { DeferredAux } from './pooled.js';
@@ -36,6 +37,8 @@ export interface MoeLayerOptions {
   residual: ResidualMode | null;
   /** Width of the residual MLP (the model's intermediate_size). */
   residualWidth: number;
+  /** Dropout probability on the experts' hidden activations in training (§5); 0 = off. */
+  expertDropout: number;
 }
 
 /** What an MoE layer exposes of one forward pass, for statistics (§16). */
@@ -85,7 +88,7 @@ export class MoELayer implements FeedForward {
       this.warnedNonCausal = true;
       process.stderr.write('moekit: expert_choice routing is not causal (a token\'s experts depend on later tokens, §14); use it for analysis, not for generation.\n');
     }
-    const logits = linear(u, this.gate.weight);                          // [T, E]
+    const logits = linear(this.routerInput(u, ctx.training), this.gate.weight); // [T, E]
     const noise = this.noise ? linear(u, this.noise.weight) : null;      // [T, E]
     const routerCtx = { training: ctx.training, rng: this.opts.rng, tokenIds: ctx.ids, step: ctx.step, noiseLogits: noise?.data };
     const out = this.router.route(logits.data, T, E, routerCtx);
@@ -105,7 +108,8 @@ export class MoELayer implements FeedForward {
       addInto(logits, out.backward(dPair), 1);
       if (noise && out.backwardNoise) addInto(noise, out.backwardNoise(dPair), 1);
     });
-    const yPerm = this.experts.forward(gatherRows(u, rows), offsets);   // [n, d]
+    const dropout = ctx.training && this.opts.expertDropout > 0 ? { p: this.opts.expertDropout, rng: this.opts.rng } : null;
+    const yPerm = this.experts.forward(gatherRows(u, rows), offsets, dropout); // [n, d]
     let y = combineRows(yPerm, w, rows, T);                              // [T, d]
     if (this.shared) y = add(y, this.shared.forward(u));
     if (this.residualMlp) {
@@ -138,6 +142,16 @@ export class MoELayer implements FeedForward {
       routing,
     });
     return y;
+  }
+
+  /**
+   * Switch input jitter (§5): in training the router sees u ⊙ U(1−ε, 1+ε) drawn from the layer's rng;
+   * the experts still get u.
+   */
+  private routerInput(u: Tensor, training: boolean): Tensor {
+    const r = this.opts.router;
+    if (r.type !== 'switch' || r.jitter_eps === 0 || !training) return u;
+    return scaleBy(u, jitterFactors(this.opts.rng, u.size, r.jitter_eps));
   }
 }
 

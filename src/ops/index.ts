@@ -8,4 +8,4 @@ export { add } from './elementwise.js';
 export { crossEntropy, type CrossEntropyResult } from './loss.js';
 export { gatherRows, groupedLinear, combineRows, customLeaf } from './moe.js';
 export { addBias } from './bias.js';
-export { scaleBy } from './scale.js';
+export { scaleBy, dropoutFactors } from './scale.js';
