@@ -29,6 +29,11 @@ export class GroupedExperts {
     return groupedLinear(h, this.down, offsets);
   }
 
+  /** The three stacked weights (what the grouped kernels read and write gradients to). */
+  stacked(): Tensor[] {
+    return [this.gate, this.up, this.down];
+  }
+
   /** Parameters of one expert (for activated-parameter counts). */
   paramsPerExpert(): number {
     return 3 * this.width * this.gate.shape[2];

@@ -9,6 +9,8 @@ export interface AdamWOptions {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /** Per-parameter learning-rate multiplier (§11 expert_lr_scale); 1 when absent. */
+  lrScaleOf?: (name: string) => number;
 }
 
 export class AdamW {
@@ -16,19 +18,21 @@ export class AdamW {
   readonly v = new Map<string, Float32Array>();
   /** Number of optimizer steps taken so far (bias correction uses step + 1 for the next one). */
   step = 0;
+  private readonly lrScale = new Map<string, number>();
 
   constructor(private readonly params: ParamMap, private readonly opts: AdamWOptions) {
     for (const [name, p] of params) {
       this.m.set(name, new Float32Array(p.size));
       this.v.set(name, new Float32Array(p.size));
+      this.lrScale.set(name, opts.lrScaleOf?.(name) ?? 1);
     }
   }
 
-  /** Global L2 norm of all gradients (float64 sum, fixed parameter order ⇒ deterministic). */
+  /** Global L2 norm of the trainable parameters' gradients (float64 sum, fixed order ⇒ deterministic). */
   gradNorm(): number {
     const be = backend();
     let sq = 0;
-    for (const p of this.params.values()) if (p.grad) sq += be.sumSquares(p.grad, p.size);
+    for (const p of this.params.values()) if (p.grad && p.requiresGrad) sq += be.sumSquares(p.grad, p.size);
     return Math.sqrt(sq);
   }
 
@@ -40,7 +44,7 @@ export class AdamW {
     for (const [name, p] of this.params) {
       if (!p.grad || !p.requiresGrad) continue;
       const decay = p.shape.length >= 2 ? weightDecay : 0;
-      be.adamw(p.data, p.grad, this.m.get(name)!, this.v.get(name)!, p.size, lr, beta1, beta2, eps, decay, this.step, gradScale);
+      be.adamw(p.data, p.grad, this.m.get(name)!, this.v.get(name)!, p.size, lr * this.lrScale.get(name)!, beta1, beta2, eps, decay, this.step, gradScale);
     }
   }
 

@@ -25,6 +25,12 @@ export interface TrainConfig {
   log_interval: number;
   checkpoint_interval: number;
   seed: number;
+  /** Fine-tuning (§6): parameters that get no update — the experts, or everything but experts and routers. */
+  freeze: 'experts' | 'non_experts' | null;
+  /** Multiplies the experts' gradients before clipping (§11, fairseq `--moe-normalize-expert-grad`). */
+  expert_grad_scale: number;
+  /** Multiplies the learning rate of the experts' parameters (§11). */
+  expert_lr_scale: number;
 }
 
 export interface DataConfig {
@@ -58,6 +64,9 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   log_interval: 10,
   checkpoint_interval: 200,
   seed: 1234,
+  freeze: null,
+  expert_grad_scale: 1,
+  expert_lr_scale: 1,
 };
 
 export const DATA_DEFAULTS: DataConfig = { files: [], valid_fraction: 0.1 };
@@ -90,6 +99,11 @@ export function parseTrainConfig(raw: unknown, where = 'train config'): TrainCon
   num(where, 'beta2', c.beta2, (x) => x >= 0 && x < 1, 'in [0, 1)');
   num(where, 'eps', c.eps, (x) => x > 0, 'a positive number');
   num(where, 'grad_clip', c.grad_clip, (x) => x >= 0, 'a non-negative number (0 disables clipping)');
+  num(where, 'expert_grad_scale', c.expert_grad_scale, (x) => x >= 0, 'a non-negative number');
+  num(where, 'expert_lr_scale', c.expert_lr_scale, (x) => x >= 0, 'a non-negative number');
+  if (c.freeze !== null && c.freeze !== 'experts' && c.freeze !== 'non_experts') {
+    throw new ConfigError(`${where}: "freeze" must be "experts", "non_experts" or null, got ${JSON.stringify(c.freeze)}`);
+  }
   return c as unknown as TrainConfig;
 }
 

@@ -13,6 +13,7 @@ import { learningRate } from './schedule.js';
 import { MetricsLog, type MetricsRecord } from './metrics.js';
 import { CheckpointError, hasCheckpoint, loadCheckpoint, restore, saveCheckpoint } from './checkpoint.js';
 import type { RunConfig } from './config.js';
+import { applyFreeze, lrScaleOf, scaleExpertGrads } from './methods.js';
 
 /** One micro-batch: rows of T tokens, row-major; targets < 0 are ignored. */
 export interface Batch {
@@ -94,7 +95,10 @@ export function train(run: RunConfig, data: TrainData, opts: TrainOptions): Trai
   const t = run.train;
   ensureWritableDir(opts.outDir);
   const model = new DecoderLM(run.model, { seed: t.seed, ffn: opts.ffn });
-  const optimizer = new AdamW(model.params, { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weight_decay });
+  applyFreeze(model, t.freeze);
+  const optimizer = new AdamW(model.params, {
+    beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weight_decay, lrScaleOf: lrScaleOf(t),
+  });
   const metrics = new MetricsLog(join(opts.outDir, 'metrics.jsonl'));
   let step = 0;
   let tokens = 0;
@@ -159,6 +163,7 @@ export function train(run: RunConfig, data: TrainData, opts: TrainOptions): Trai
     if (!Number.isFinite(loss)) {
       throw new MoekitError(`training diverged: loss is ${loss} at step ${step + 1}`, 'lower train.lr or raise warmup_steps; the last checkpoint is intact');
     }
+    scaleExpertGrads(model, t.expert_grad_scale);
     const gradNorm = optimizer.gradNorm();
     const clipScale = t.grad_clip > 0 && gradNorm > t.grad_clip ? t.grad_clip / gradNorm : 1;
     const lr = learningRate(step, t.steps, t.lr, t.warmup_steps, t.min_lr_ratio);

@@ -11,7 +11,8 @@ import { DecoderLM, expertsPerLayer, parseModelConfig } from '../../src/models/i
 import { ROUTER_TYPES, type MoeRouting } from '../../src/moe/index.js';
 import { Rng, noGrad, withGraph } from '../../src/tensor/index.js';
 import { parseRunConfig } from '../../src/train/config.js';
-import { train, evaluate, type Batch, type TrainData } from '../../src/train/trainer.js';
+import { train, evaluate } from '../../src/train/trainer.js';
+import { toyData } from '../train/toy.js';
 
 const base = {
   vocab_size: 13, hidden_size: 8, intermediate_size: 12, num_hidden_layers: 2, num_attention_heads: 2,
@@ -108,27 +109,6 @@ for (const [label, spec] of Object.entries(GRAD_ROUTERS)) {
     }
     assert.ok(checked > model.params.size, `${checked} coordinates checked`);
   });
-}
-
-/** The learnable toy language of the trainer tests, vocabulary 24. */
-function toyData(B: number, T: number): TrainData {
-  const make = (index: number): Batch => {
-    const rng = new Rng(index);
-    const inputs = new Int32Array(B * T);
-    const targets = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) {
-      const a = [1, 5, 7][rng.int(3)];
-      let tok = rng.int(24);
-      for (let t = 0; t < T; t++) {
-        const next = (a * tok + 3) % 24;
-        inputs[b * T + t] = tok;
-        targets[b * T + t] = next;
-        tok = next;
-      }
-    }
-    return { inputs, targets };
-  };
-  return { trainBatch: (i) => make(i), validBatches: () => [make(1e6), make(1e6 + 1)], tokenizerJson: '{}' };
 }
 
 for (const type of ROUTER_TYPES) {
