@@ -31,6 +31,10 @@ export interface TrainConfig {
   expert_grad_scale: number;
   /** Multiplies the learning rate of the experts' parameters (§11). */
   expert_lr_scale: number;
+  /** Dense-then-sparse initialisation (§10): `upcycle` starts the MoE model from the dense run in init_from. */
+  init: 'upcycle' | null;
+  /** A trained dense run directory (its model.safetensors) for `init`. */
+  init_from: string | null;
 }
 
 export interface DataConfig {
@@ -67,6 +71,8 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   freeze: null,
   expert_grad_scale: 1,
   expert_lr_scale: 1,
+  init: null,
+  init_from: null,
 };
 
 export const DATA_DEFAULTS: DataConfig = { files: [], valid_fraction: 0.1 };
@@ -103,6 +109,13 @@ export function parseTrainConfig(raw: unknown, where = 'train config'): TrainCon
   num(where, 'expert_lr_scale', c.expert_lr_scale, (x) => x >= 0, 'a non-negative number');
   if (c.freeze !== null && c.freeze !== 'experts' && c.freeze !== 'non_experts') {
     throw new ConfigError(`${where}: "freeze" must be "experts", "non_experts" or null, got ${JSON.stringify(c.freeze)}`);
+  }
+  if (c.init !== null && c.init !== 'upcycle') throw new ConfigError(`${where}: "init" must be "upcycle" or null, got ${JSON.stringify(c.init)}`);
+  if (c.init_from !== null && (typeof c.init_from !== 'string' || c.init_from === '')) {
+    throw new ConfigError(`${where}: "init_from" must be a run directory or null, got ${JSON.stringify(c.init_from)}`);
+  }
+  if ((c.init === null) !== (c.init_from === null)) {
+    throw new ConfigError(`${where}: "init" and "init_from" go together`, 'e.g. "init": "upcycle", "init_from": "runs/dense"');
   }
   return c as unknown as TrainConfig;
 }

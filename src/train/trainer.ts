@@ -14,6 +14,7 @@ import { MetricsLog, type MetricsRecord } from './metrics.js';
 import { CheckpointError, hasCheckpoint, loadCheckpoint, restore, saveCheckpoint } from './checkpoint.js';
 import type { RunConfig } from './config.js';
 import { applyFreeze, lrScaleOf, scaleExpertGrads } from './methods.js';
+import { upcycleFrom } from './upcycle.js';
 
 /** One micro-batch: rows of T tokens, row-major; targets < 0 are ignored. */
 export interface Batch {
@@ -120,6 +121,7 @@ export function train(run: RunConfig, data: TrainData, opts: TrainOptions): Trai
     if (hasCheckpoint(opts.outDir)) {
       throw new MoekitError(`${opts.outDir} already holds a training run`, 'pass --resume to continue it, or choose another --out');
     }
+    if (t.init === 'upcycle') upcycleFrom(model, t.init_from!);
     metrics.reset();
   }
 
