@@ -9,3 +9,4 @@ export { crossEntropy, type CrossEntropyResult } from './loss.js';
 export { gatherRows, groupedLinear, combineRows, customLeaf } from './moe.js';
 export { addBias } from './bias.js';
 export { scaleBy, dropoutFactors } from './scale.js';
+export { softCrossEntropy } from './soft_cross_entropy.js';

@@ -3,6 +3,7 @@
 // any work starts.
 import { ConfigError } from '../tensor/index.js';
 import { checkKeys, parseModelConfig, type ModelConfig } from '../models/index.js';
+import type { DistillConfig } from './distill.js';
 
 export interface TrainConfig {
   steps: number;
@@ -35,6 +36,8 @@ export interface TrainConfig {
   init: 'upcycle' | null;
   /** A trained dense run directory (its model.safetensors) for `init`. */
   init_from: string | null;
+  /** Staged distillation from a teacher run (§5, §12); null = none. */
+  distill: DistillConfig | null;
 }
 
 export interface DataConfig {
@@ -73,6 +76,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   expert_lr_scale: 1,
   init: null,
   init_from: null,
+  distill: null,
 };
 
 export const DATA_DEFAULTS: DataConfig = { files: [], valid_fraction: 0.1 };
@@ -117,7 +121,21 @@ export function parseTrainConfig(raw: unknown, where = 'train config'): TrainCon
   if ((c.init === null) !== (c.init_from === null)) {
     throw new ConfigError(`${where}: "init" and "init_from" go together`, 'e.g. "init": "upcycle", "init_from": "runs/dense"');
   }
+  if (c.distill !== null) c.distill = parseDistill(c.distill, `${where}.distill`);
   return c as unknown as TrainConfig;
+}
+
+const DISTILL_KEYS = ['teacher', 'weight', 'stop_step'];
+
+function parseDistill(raw: unknown, where: string): DistillConfig {
+  const o = asObject(raw, where);
+  checkKeys(where, o, DISTILL_KEYS);
+  if (typeof o.teacher !== 'string' || o.teacher === '') throw new ConfigError(`${where}: "teacher" must be a run directory, got ${JSON.stringify(o.teacher)}`);
+  return {
+    teacher: o.teacher,
+    weight: num(where, 'weight', o.weight ?? 0.25, (x) => x > 0 && x <= 1, 'in (0, 1]'),
+    stop_step: num(where, 'stop_step', o.stop_step, isPosInt, 'a positive integer (the step where distillation ends)'),
+  };
 }
 
 export function parseDataConfig(raw: unknown, where = 'data config'): DataConfig {

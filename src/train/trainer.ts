@@ -15,6 +15,7 @@ import { CheckpointError, hasCheckpoint, loadCheckpoint, restore, saveCheckpoint
 import type { RunConfig } from './config.js';
 import { applyFreeze, lrScaleOf, scaleExpertGrads } from './methods.js';
 import { upcycleFrom } from './upcycle.js';
+import { Distiller } from './distill.js';
 
 /** One micro-batch: rows of T tokens, row-major; targets < 0 are ignored. */
 export interface Batch {
@@ -100,6 +101,7 @@ export function train(run: RunConfig, data: TrainData, opts: TrainOptions): Trai
   const optimizer = new AdamW(model.params, {
     beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weight_decay, lrScaleOf: lrScaleOf(t),
   });
+  const distiller = t.distill ? new Distiller(t.distill, run.model.vocab_size) : null;
   const metrics = new MetricsLog(join(opts.outDir, 'metrics.jsonl'));
   let step = 0;
   let tokens = 0;
@@ -156,7 +158,11 @@ export function train(run: RunConfig, data: TrainData, opts: TrainOptions): Trai
       const batch = data.trainBatch(step * t.grad_accum + micro);
       withGraph((g) => {
         // The aux losses' gradients are injected by the MoE layers; their value is logged beside.
-        const r = model.loss(batch.inputs, batch.targets, B, T, { training: true, step });
+        // While distilling (§12 staged KD) the loss is the mixed soft-target cross-entropy.
+        const forward = { training: true, step };
+        const r = distiller?.active(step)
+          ? distiller.loss(model, batch.inputs, batch.targets, B, T, forward)
+          : model.loss(batch.inputs, batch.targets, B, T, forward);
         loss += r.loss.item() / t.grad_accum;
         aux += r.auxTotal / t.grad_accum;
         g.backward(r.loss, 1 / t.grad_accum);
