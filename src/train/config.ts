@@ -4,6 +4,7 @@
 import { ConfigError } from '../tensor/index.js';
 import { checkKeys, parseModelConfig, type ModelConfig } from '../models/index.js';
 import type { DistillConfig } from './distill.js';
+import type { TemperatureSchedule } from './sampling.js';
 
 export interface TrainConfig {
   steps: number;
@@ -45,6 +46,8 @@ export interface DataConfig {
   files: string[];
   /** Fraction of each source's documents held out for validation. */
   valid_fraction: number;
+  /** Temperature-heated sampling over the sources (§10); null = the packed stream in shuffled order. */
+  temperature_schedule: TemperatureSchedule | null;
 }
 
 export interface RunConfig {
@@ -79,7 +82,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   distill: null,
 };
 
-export const DATA_DEFAULTS: DataConfig = { files: [], valid_fraction: 0.1 };
+export const DATA_DEFAULTS: DataConfig = { files: [], valid_fraction: 0.1, temperature_schedule: null };
 
 const TRAIN_KEYS = Object.keys(TRAIN_DEFAULTS);
 const DATA_KEYS = Object.keys(DATA_DEFAULTS);
@@ -138,6 +141,21 @@ function parseDistill(raw: unknown, where: string): DistillConfig {
   };
 }
 
+const SCHEDULE_KEYS = ['t0', 't_max', 'steps', 'shape'];
+
+function parseSchedule(raw: unknown, where: string): TemperatureSchedule {
+  const o = asObject(raw, where);
+  checkKeys(where, o, SCHEDULE_KEYS);
+  const shape = o.shape ?? 'linear';
+  if (shape !== 'linear' && shape !== 'sqrt') throw new ConfigError(`${where}: "shape" must be "linear" or "sqrt", got ${JSON.stringify(shape)}`);
+  return {
+    t0: num(where, 't0', o.t0 ?? 1, (x) => x > 0, 'a positive number'),
+    t_max: num(where, 't_max', o.t_max, (x) => x > 0, 'a positive number (e.g. 5)'),
+    steps: num(where, 'steps', o.steps, isPosInt, 'a positive integer (steps from t0 to t_max)'),
+    shape,
+  };
+}
+
 export function parseDataConfig(raw: unknown, where = 'data config'): DataConfig {
   const o = asObject(raw, where);
   checkKeys(where, o, DATA_KEYS);
@@ -146,6 +164,7 @@ export function parseDataConfig(raw: unknown, where = 'data config'): DataConfig
     throw new ConfigError(`${where}: "files" must be a list of file paths`);
   }
   num(where, 'valid_fraction', c.valid_fraction, (x) => x > 0 && x < 1, 'in (0, 1)');
+  if (c.temperature_schedule !== null) c.temperature_schedule = parseSchedule(c.temperature_schedule, `${where}.temperature_schedule`);
   return c as unknown as DataConfig;
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../tensor/index.js';
 import { loadCorpus, prepareData, TrainBatches, ValidBatches, type PrepareStage, type PreparedData } from '../data/index.js';
 import type { RunConfig } from './config.js';
+import { TemperatureBatches } from './sampling.js';
 import type { Batch, TrainData } from './trainer.js';
 
 export interface BuildDataOptions {
@@ -26,7 +27,10 @@ export function buildTrainData(run: RunConfig, opts: BuildDataOptions): BuiltDat
     throw new ConfigError(`the tokenizer has ${prepared.tokenizer.vocabSize} tokens but model.vocab_size is ${model.vocab_size}`,
       'raise model.vocab_size');
   }
-  const trainBatches = new TrainBatches(prepared.train, { seqLen: t.seq_len, batchSize: t.batch_size, seed: t.seed });
+  const schedule = run.data.temperature_schedule;
+  const trainBatches = schedule
+    ? new TemperatureBatches(prepared.train, prepared.sources, schedule, { seqLen: t.seq_len, batchSize: t.batch_size, seed: t.seed, gradAccum: t.grad_accum })
+    : new TrainBatches(prepared.train, { seqLen: t.seq_len, batchSize: t.batch_size, seed: t.seed });
   const validAll = new ValidBatches(prepared.valid, { seqLen: t.seq_len, batchSize: t.batch_size });
   // eval_batches spread evenly over the validation stream, so every part of it (every genre) counts.
   const n = Math.min(t.eval_batches, validAll.count);
