@@ -7,7 +7,7 @@
 // uses: (Top-P step − Top-2 step) / Top-2 expert time ≈ (k̄_P − 2) / 2.
 import { backend, referenceBackend, setBackend, type Backend } from '../src/backend/index.js';
 import { DecoderLM, parseModelConfig, type ModelConfig } from '../src/models/index.js';
-import { Rng, withGraph } from '../src/tensor/index.js';
+import { Rng, clearPool, withGraph } from '../src/tensor/index.js';
 import { preset } from '../src/train/presets.js';
 import { AdamW } from '../src/train/adamw.js';
 
@@ -55,6 +55,9 @@ function timedBackend(be: Backend, clock: { seconds: number }): Backend {
 }
 
 function timeSteps(config: ModelConfig, steps: number, warmup: number): StepTimes {
+  // Each model starts with an empty buffer pool: buffers pooled by the previous model would sit in
+  // memory unused and make V8's collector work harder (they slowed the next model by up to 2× here).
+  clearPool();
   const B = 8;
   const T = 256;
   const model = new DecoderLM(config, { seed: 0 });
