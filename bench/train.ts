@@ -26,7 +26,9 @@ function modelConfig(router: Record<string, unknown> | null): ModelConfig {
   const dense = preset('bench').model;
   if (!router) return dense;
   const { moe: _none, model_type: _type, ...fields } = dense;
-  return parseModelConfig({ ...fields, num_experts: 8, router });
+  // The PyTorch workload's router is an nn.Linear with its default init, U(±1/√d): std 1/√(3d). The same
+  // std here gives the same sharpness of routing at the start, hence comparable Top-P expert counts.
+  return parseModelConfig({ ...fields, num_experts: 8, router, router_initializer_range: 1 / Math.sqrt(3 * dense.hidden_size) });
 }
 
 interface StepTimes {

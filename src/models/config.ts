@@ -28,6 +28,11 @@ export interface MoeConfig {
   residual: 'learned' | 'sum' | null;
   /** Dropout on the experts' SwiGLU hidden activations in training (§5 Switch: 0.4 for fine-tuning). */
   expert_dropout: number;
+  /**
+   * Std of the router weight's initial normal draw (default: initializer_range). Routing at the start
+   * depends on it: a larger std gives sharper router probabilities, hence fewer Top-P experts.
+   */
+  router_initializer_range: number;
 }
 
 export interface ModelConfig {
@@ -71,7 +76,7 @@ const OPTIONAL = ['model_type', 'num_key_value_heads', 'head_dim', 'rms_norm_eps
   'max_position_embeddings', 'tie_word_embeddings', 'initializer_range', 'hidden_act', 'bos_token_id',
   'eos_token_id'] as const;
 const MOE_KEYS = ['num_experts', 'moe_intermediate_size', 'router', 'expert_frequency', 'first_k_dense_replace',
-  'moe_layers', 'router_aux_loss_reduction', 'residual', 'expert_dropout'] as const;
+  'moe_layers', 'router_aux_loss_reduction', 'residual', 'expert_dropout', 'router_initializer_range'] as const;
 /** Keys HF writes into config.json that carry nothing for this model: accepted and dropped. */
 const HF_BOOKKEEPING = ['architectures', 'torch_dtype', 'dtype', 'transformers_version', 'use_cache',
   'attention_bias', 'attention_dropout', 'mlp_bias', 'pretraining_tp', 'pad_token_id', 'rope_scaling',
@@ -144,7 +149,8 @@ export function parseModelConfig(raw: unknown, where = 'model config'): ModelCon
   const layers = positiveInt(where, 'num_hidden_layers', o.num_hidden_layers);
   const intermediate = positiveInt(where, 'intermediate_size', o.intermediate_size);
   const vocab = positiveInt(where, 'vocab_size', o.vocab_size);
-  const moe = parseMoe(where, o, layers, intermediate, vocab);
+  const moe = parseMoe(where, o, layers, intermediate, vocab,
+    positiveNumber(where, 'initializer_range', o.initializer_range ?? DEFAULTS.initializer_range));
   return {
     model_type: moe ? 'moekit_moe' : 'llama',
     vocab_size: vocab,
@@ -166,7 +172,8 @@ export function parseModelConfig(raw: unknown, where = 'model config'): ModelCon
   };
 }
 
-function parseMoe(where: string, o: Record<string, unknown>, layers: number, intermediate: number, vocab: number): MoeConfig | null {
+function parseMoe(where: string, o: Record<string, unknown>, layers: number, intermediate: number, vocab: number,
+  initRange: number): MoeConfig | null {
   const present = MOE_KEYS.filter((k) => o[k] !== undefined && o[k] !== null);
   if (present.length === 0 || o.num_experts === 0) return null;
   if (o.num_experts === undefined) fail(where, present[0], 'needs "num_experts" (the experts of each MoE layer)');
@@ -215,6 +222,8 @@ function parseMoe(where: string, o: Record<string, unknown>, layers: number, int
     num_experts: experts, moe_intermediate_size: width, router: router!, expert_frequency: freq,
     first_k_dense_replace: firstDense, moe_layers: moeLayers, router_aux_loss_reduction: reduction,
     residual, expert_dropout: dropout,
+    router_initializer_range: o.router_initializer_range === undefined ? initRange
+      : positiveNumber(where, 'router_initializer_range', o.router_initializer_range),
   };
 }
 

@@ -23,7 +23,7 @@ export const defaultFfn: FfnFactory = (b, layer, c, routingRng) => {
     const moeLayers = expertsPerLayer(c).filter((e) => e > 0).length;
     return new MoELayer(b, layer, {
       numExperts: experts, hidden: c.hidden_size, expertWidth: c.moe.moe_intermediate_size, router: c.moe.router,
-      initStd: c.initializer_range, rng: routingRng,
+      initStd: c.initializer_range, routerInitStd: c.moe.router_initializer_range, rng: routingRng,
       auxScale: c.moe.router_aux_loss_reduction === 'mean' ? 1 / moeLayers : 1,
       pooledAux: c.moe.router_aux_loss_reduction === 'pooled',
       residual: c.moe.residual, residualWidth: c.intermediate_size, expertDropout: c.moe.expert_dropout,

@@ -27,6 +27,8 @@ export interface MoeLayerOptions {
   expertWidth: number;
   router: RouterConfig;
   initStd: number;
+  /** Std of the router weight's initial draw. */
+  routerInitStd: number;
   /** Multiplies this layer's aux-loss gradients (layer reduction: 1 for sum, 1/L for mean, §0). */
   auxScale: number;
   /** `pooled` reduction (§0): leave the aux losses to applyPooledAux after the last layer. */
@@ -66,7 +68,7 @@ export class MoELayer implements FeedForward {
     this.routed = routedExperts(opts.router, opts.numExperts);
     this.router = createRouter(opts.router);
     // The router's weight is `mlp.gate.weight` [E, d] (OLMoE / Qwen-MoE / DeepSeek naming).
-    this.gate = new Linear(b.pp('gate'), opts.hidden, this.routed, opts.initStd);
+    this.gate = new Linear(b.pp('gate'), opts.hidden, this.routed, opts.routerInitStd);
     // Noisy top-k (§3): W_noise starts at zero, so early training is noise with scale softplus(0).
     this.noise = opts.router.type === 'noisy_top_k' ? new Linear(b.pp('gate_noise'), opts.hidden, this.routed, 0) : null;
     this.experts = new GroupedExperts(b, this.routed, opts.hidden, opts.expertWidth, opts.initStd);

@@ -88,7 +88,7 @@ test('§0 pooled: one load-balance loss over the concatenated (layer, token) row
 function soloLayer(router: Record<string, unknown>, extra: Partial<MoeLayerOptions> = {}) {
   const rng = new Rng(77);
   const layer = new MoELayer(new ParamBuilder(new Map(), new Rng(2)), 0, {
-    numExperts: 3, hidden: 6, expertWidth: 5, router: parseRouterConfig(router, 3), initStd: 0.5, auxScale: 1,
+    numExperts: 3, hidden: 6, expertWidth: 5, router: parseRouterConfig(router, 3), initStd: 0.5, routerInitStd: 0.5, auxScale: 1,
     pooledAux: false, residual: null, residualWidth: 0, expertDropout: 0, rng, ...extra,
   });
   const T = 4;
