@@ -19,8 +19,9 @@ export interface LayerRoutingMetrics {
   dropped_token_fraction: number;
   entropy: number;
   entropy_norm: number;
-  /** Unscaled aux-loss values, token-weighted over the set. */
+  /** Aux-loss values, token-weighted over the set: unscaled, and times coefficient (what the loss adds). */
   aux: Record<string, number>;
+  aux_scaled: Record<string, number>;
 }
 
 export interface RoutingMetrics {
@@ -36,7 +37,7 @@ export interface RoutingMetrics {
 
 /** Gathers the MoE layers' reports of several forward passes. */
 export class RoutingCollector {
-  private readonly groups = new Map<number, { E: number; parts: RoutedGroup[]; aux: Map<string, number> }>();
+  private readonly groups = new Map<number, { E: number; parts: RoutedGroup[]; aux: Map<string, number>; scaled: Map<string, number> }>();
 
   add(reports: readonly LayerReport[]): void {
     for (const r of reports) {
@@ -44,11 +45,12 @@ export class RoutingCollector {
       if (!routing) continue;
       let g = this.groups.get(r.layer);
       if (!g) {
-        g = { E: routing.E, parts: [], aux: new Map() };
+        g = { E: routing.E, parts: [], aux: new Map(), scaled: new Map() };
         this.groups.set(r.layer, g);
       }
       g.parts.push({ assignment: routing.output.assignment, probs: routing.output.probs, T: routing.T });
       for (const [name, v] of Object.entries(r.auxLosses)) g.aux.set(name, (g.aux.get(name) ?? 0) + v * routing.T);
+      for (const [name, v] of Object.entries(r.auxScaled)) g.scaled.set(name, (g.scaled.get(name) ?? 0) + v * routing.T);
     }
   }
 
@@ -63,6 +65,7 @@ export class RoutingCollector {
         load_cv: s.loadCv, max_vio: s.maxVio, dead_experts: s.deadExperts, dropped_fraction: s.droppedFraction,
         dropped_token_fraction: s.droppedTokenFraction, entropy: s.entropy, entropy_norm: s.entropyNormalized,
         aux: Object.fromEntries([...g.aux].map(([k, v]) => [k, v / all.T])),
+        aux_scaled: Object.fromEntries([...g.scaled].map(([k, v]) => [k, v / all.T])),
       });
     }
     const total = model.parameterCount();

@@ -124,7 +124,7 @@ export class MoELayer implements FeedForward {
     if (this.opts.pooledAux) {
       const inject = logits.requiresGrad ? (grad: Float32Array) => addInto(logits, grad, 1) : null;
       routing.deferred = { router: this.router, logits: logits.data, output: out, T, E, ctx: routerCtx, inject };
-      ctx.reports.push({ layer: this.layer, auxLosses: {}, auxTotal: 0, routing });
+      ctx.reports.push({ layer: this.layer, auxLosses: {}, auxScaled: {}, auxTotal: 0, routing });
       return y;
     }
     const losses = this.router.auxLosses(out, logits.data, T, E, routerCtx);
@@ -140,6 +140,7 @@ export class MoELayer implements FeedForward {
     ctx.reports.push({
       layer: this.layer,
       auxLosses: Object.fromEntries(losses.map((l) => [l.name, l.value])),
+      auxScaled: Object.fromEntries(losses.map((l) => [l.name, scale * l.coefficient * l.value])),
       auxTotal: scale * total.value,
       routing,
     });

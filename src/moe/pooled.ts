@@ -27,7 +27,7 @@ export interface DeferredAux {
  * The pooled aux losses of the given layers (all with the same E and router): their weighted total,
  * the value of each term, and the gradient w.r.t. each layer's logits [T_l, E].
  */
-export function pooledAux(layers: readonly DeferredAux[]): { total: number; values: Record<string, number>; grads: Float32Array[] } {
+export function pooledAux(layers: readonly DeferredAux[]): { total: number; values: Record<string, number>; scaled: Record<string, number>; grads: Float32Array[] } {
   const { router, E, ctx } = layers[0];
   const pool = poolLayers(layers.map((l) => ({ logits: l.logits, assignment: l.output.assignment, T: l.T })), E);
   const probs = new Float32Array(pool.T * E); // [ΣT, E]
@@ -43,7 +43,12 @@ export function pooledAux(layers: readonly DeferredAux[]): { total: number; valu
   };
   const losses = router.auxLosses(output, pool.logits, pool.T, E, ctx);
   const total = weightedTotal(losses, pool.T, E);
-  return { total: total.value, values: Object.fromEntries(losses.map((l) => [l.name, l.value])), grads: pool.split(total.grad) };
+  return {
+    total: total.value,
+    values: Object.fromEntries(losses.map((l) => [l.name, l.value])),
+    scaled: Object.fromEntries(losses.map((l) => [l.name, l.coefficient * l.value])),
+    grads: pool.split(total.grad),
+  };
 }
 
 /**
@@ -55,9 +60,10 @@ export function applyPooledAux(reports: readonly LayerReport[]): void {
   const pending = reports.filter((r) => deferredOf(r));
   if (pending.length === 0) return;
   const layers = pending.map((r) => deferredOf(r)!);
-  const { total, values, grads } = pooledAux(layers);
+  const { total, values, scaled, grads } = pooledAux(layers);
   record(() => layers.forEach((l, i) => l.inject?.(grads[i])));
   pending[0].auxLosses = values;
+  pending[0].auxScaled = scaled;
   pending[0].auxTotal = total;
 }
 

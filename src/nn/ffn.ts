@@ -8,6 +8,8 @@ export interface LayerReport {
   layer: number;
   /** Unscaled aux-loss values by name, and their coefficient-weighted sum (already in the gradient). */
   auxLosses: Record<string, number>;
+  /** The same losses times their coefficients (and the layer reduction's scale): what the loss adds. */
+  auxScaled: Record<string, number>;
   auxTotal: number;
   /** Anything else the layer wants to expose (an MoE layer's routing). */
   routing?: unknown;
