@@ -7,9 +7,10 @@ import { doctor } from './doctor.js';
 import { trainCommand } from './train.js';
 import { demo } from './demo.js';
 import { route } from './route.js';
+import { evalCommand } from './eval.js';
 import { packageVersion } from './version.js';
 
-const COMMANDS: Command[] = [demo, trainCommand, route, doctor];
+const COMMANDS: Command[] = [demo, trainCommand, evalCommand, route, doctor];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

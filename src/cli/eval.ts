@@ -1,0 +1,195 @@
+// `moekit eval`: perplexity and §16 routing statistics of a trained model — overall, per MoE layer, per
+// data source and per token-difficulty decile — and multiple-choice task accuracy with experts per task.
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { backend } from '../backend/index.js';
+import { ConfigError } from '../tensor/index.js';
+import { ROUTER_TYPES, type RouterConfig } from '../moe/index.js';
+import { loadModel } from '../models/load.js';
+import { encodeDocuments, loadCorpus, splitDocuments, Tokenizer, ValidBatches, type Batch, type TokenStream } from '../data/index.js';
+import { parseDataConfig, parseTrainConfig } from '../train/config.js';
+import { evaluateModel, withRouter, type ModelEvaluation } from '../eval/evaluate.js';
+import { evaluateTasks, readTaskFile, resolveTaskFile, type TaskEvaluation } from '../eval/tasks.js';
+import type { Command } from './command.js';
+import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
+
+/** What `moekit eval --json` prints (and --out writes). */
+export interface EvalReport {
+  model: string;
+  /** The router used when overridden (--router), else null (the trained one). */
+  router_override: RouterConfig | null;
+  data: { split: 'validation' | 'files'; files: string[]; seq_len: number; batches: number; sources: string[] } | null;
+  evaluation: ModelEvaluation | null;
+  tasks: Omit<TaskEvaluation, never> | null;
+}
+
+const USAGE = `moekit eval --model DIR [options]
+
+  --model DIR        a run directory (config.json, model.safetensors, tokenizer.json, run.json)
+  --data FILES       evaluate on these .txt / .jsonl files (all of them) instead of the run's own
+                     validation split (reproduced from run.json: same corpus, seed and valid_fraction)
+  --batches N        evaluate on N batches spread evenly over the data (default: all)
+  --seq-len N        sequence length (default: the run's train.seq_len, else min(256, max positions))
+  --tasks FILE       multiple-choice tasks (JSON lines {"task","context","choices","label"});
+                     "brown-cloze" = the bundled cloze items (data/tasks/brown-cloze.jsonl)
+  --no-ppl           with --tasks: skip the perplexity evaluation
+  --router TYPE      evaluate with another router (same weights): ${ROUTER_TYPES.join(', ')}
+  --top-p P, --k K, --capacity-factor F, --router-options JSON   its options
+  --json             print the result as JSON (shape documented in README "Evaluation")
+  --out FILE         also write the JSON result to FILE (nothing is written otherwise)
+  --threads N        kernel threads (default: all cores)`;
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'perplexity, routing statistics per layer / source / difficulty, and task accuracy of a model',
+  usage: USAGE,
+  async run(argv) {
+    const { values } = parseFlags('eval', argv, {
+      model: { type: 'string' }, data: { type: 'string' }, batches: { type: 'string' }, 'seq-len': { type: 'string' },
+      tasks: { type: 'string' }, 'no-ppl': { type: 'boolean' }, router: { type: 'string' }, 'top-p': { type: 'string' },
+      k: { type: 'string' }, 'capacity-factor': { type: 'string' }, 'router-options': { type: 'string' },
+      json: { type: 'boolean' }, out: { type: 'string' }, threads: { type: 'string' },
+    });
+    const dir = stringFlag(values.model);
+    if (!dir) throw new UsageError('moekit eval: --model DIR is required', 'see moekit eval --help');
+    const threads = intFlag('eval', 'threads', values.threads);
+    if (threads) backend().setThreads(threads);
+    const batchesWanted = intFlag('eval', 'batches', values.batches);
+    const seqLenFlag = intFlag('eval', 'seq-len', values['seq-len']);
+    const routerRaw = routerOverride(values);
+    const tasksArg = stringFlag(values.tasks);
+    const noPpl = Boolean(values['no-ppl']);
+    if (noPpl && !tasksArg) throw new UsageError('moekit eval: --no-ppl needs --tasks');
+    const taskItems = tasksArg ? readTaskFile(resolveTaskFile(tasksArg)) : null; // bad lines fail before any work
+
+    const loaded = loadModel(resolve(dir));
+    const model = routerRaw ? withRouter(loaded.model, routerRaw) : loaded.model;
+    if (!loaded.tokenizerPath) throw new ConfigError(`${dir} has no tokenizer.json`, 'moekit eval needs the tokenizer the model was trained with');
+    const tokenizer = Tokenizer.load(loaded.tokenizerPath);
+    const run = loaded.run ? runSections(loaded.run, join(dir, 'run.json')) : null;
+
+    const report: EvalReport = {
+      model: resolve(dir), router_override: routerRaw ? model.config.moe!.router : null, data: null, evaluation: null, tasks: null,
+    };
+    if (!noPpl) {
+      const dataFlag = stringFlag(values.data);
+      const files = dataFlag?.split(',').map((f) => f.trim()).filter(Boolean).map((f) => resolve(f));
+      if (dataFlag !== undefined && files!.length === 0) throw new UsageError('moekit eval: --data needs at least one file');
+      if (!files && !run) throw new UsageError(`moekit eval: ${dir} has no run.json, so its validation split is unknown`, 'pass --data FILES');
+      const seqLen = seqLenFlag ?? run?.train.seq_len ?? Math.min(256, model.config.max_position_embeddings);
+      if (seqLen > model.config.max_position_embeddings) {
+        throw new UsageError(`moekit eval: --seq-len ${seqLen} exceeds the model's max_position_embeddings ${model.config.max_position_embeddings}`);
+      }
+      const { stream, sources } = evalStream(tokenizer, files ?? run!.data.files, files ? null : { seed: run!.train.seed, validFraction: run!.data.valid_fraction });
+      const all = new ValidBatches(stream, { seqLen, batchSize: run?.train.batch_size ?? 8 });
+      const n = Math.min(batchesWanted ?? all.count, all.count);
+      const batches: Batch[] = [];
+      for (let i = 0; i < n; i++) batches.push(all.batch(Math.floor((i * all.count) / n)));
+      report.data = { split: files ? 'files' : 'validation', files: files ?? run!.data.files, seq_len: seqLen, batches: n, sources };
+      report.evaluation = evaluateModel(model, { batches, seqLen, sources });
+    }
+    if (taskItems) {
+      const { scores: _scores, ...t } = evaluateTasks(model, tokenizer, taskItems, tasksArg!);
+      report.tasks = t;
+    }
+    const json = JSON.stringify(report, null, 2) + '\n';
+    const out = stringFlag(values.out);
+    if (out) {
+      try {
+        writeFileSync(out, json);
+      } catch (e) {
+        throw new UsageError(`moekit eval: cannot write --out ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    process.stdout.write(values.json ? json : summary(report) + '\n');
+  },
+};
+
+/** run.json's train and data sections (its model section is the parsed config, already in config.json). */
+function runSections(raw: unknown, where: string): { train: ReturnType<typeof parseTrainConfig>; data: ReturnType<typeof parseDataConfig> } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: expected a JSON object`);
+  const o = raw as Record<string, unknown>;
+  return { train: parseTrainConfig(o.train ?? {}, `${where}.train`), data: parseDataConfig(o.data ?? {}, `${where}.data`) };
+}
+
+/**
+ * The token stream to evaluate: the run's validation documents (the trainer's split, reproduced from the
+ * corpus, seed and valid_fraction) or every document of the given files, encoded with the saved tokenizer.
+ */
+function evalStream(tokenizer: Tokenizer, files: string[], split: { seed: number; validFraction: number } | null):
+  { stream: TokenStream; sources: string[] } {
+  const docs = loadCorpus({ data: files });
+  const sources = [...new Set(docs.map((d) => d.source))].sort(); // as prepareData numbers them
+  const chosen = split ? splitDocuments(docs, { seed: split.seed, validFraction: split.validFraction }).valid : docs;
+  return { stream: encodeDocuments(tokenizer, chosen, new Map(sources.map((s, i) => [s, i]))), sources };
+}
+
+/** --router and its options → a raw router object (validated by withRouter against the model). */
+function routerOverride(values: Record<string, unknown>): Record<string, unknown> | null {
+  const type = stringFlag(values.router);
+  const opts = ['top-p', 'k', 'capacity-factor', 'router-options'].filter((f) => values[f] !== undefined);
+  if (!type) {
+    if (opts.length > 0) throw new UsageError(`moekit eval: --${opts[0]} needs --router TYPE`, `routers: ${ROUTER_TYPES.join(', ')}`);
+    return null;
+  }
+  let router: Record<string, unknown> = { type };
+  const extra = stringFlag(values['router-options']);
+  if (extra !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(extra);
+    } catch (e) {
+      throw new UsageError(`moekit eval: --router-options is not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError('moekit eval: --router-options must be a JSON object');
+    router = { ...router, ...(parsed as Record<string, unknown>) };
+  }
+  const topP = numberFlag('eval', 'top-p', values['top-p']);
+  if (topP !== undefined) router.top_p = topP;
+  const k = intFlag('eval', 'k', values.k);
+  if (k !== undefined) router.k = k;
+  const cf = numberFlag('eval', 'capacity-factor', values['capacity-factor']);
+  if (cf !== undefined) router.capacity_factor = cf;
+  return router;
+}
+
+const f = (x: number | null, d = 3): string => (x === null || !Number.isFinite(x) ? '--' : x.toFixed(d));
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+/** The readable summary: overall, per layer, per source, per difficulty decile, per task. */
+export function summary(r: EvalReport): string {
+  const out: string[] = [`model ${r.model}${r.router_override ? ` (router override: ${JSON.stringify(r.router_override)})` : ''}`];
+  const e = r.evaluation;
+  if (e && r.data) {
+    out.push(`data: ${r.data.split === 'validation' ? 'validation split of the run\'s data' : r.data.files.join(', ')}; ` +
+      `${e.tokens.toLocaleString('en-US')} tokens in ${r.data.batches} batches of ${r.data.seq_len}-token rows`);
+    const rt = e.routing;
+    out.push(`loss ${f(e.loss, 4)}  perplexity ${f(e.ppl, 2)}` + (rt
+      ? `  mean experts/token ${f(rt.mean_k)}  activated params ${rt.activated_params.toLocaleString('en-US')} of ${rt.total_params.toLocaleString('en-US')}`
+      : '  (dense model)'));
+    if (rt) {
+      out.push('', 'per MoE layer:');
+      out.push(table(['layer', 'experts', 'mean_k', 'k_after_drops', 'load_cv', 'max_vio', 'dead', 'dropped', 'entropy_norm'],
+        rt.layers.map((l) => [String(l.layer), String(l.experts), f(l.mean_k), f(l.mean_k_after_drops), f(l.load_cv), f(l.max_vio),
+          String(l.dead_experts.length), f(l.dropped_fraction), f(l.entropy_norm)])));
+    }
+    out.push('', 'per source:');
+    out.push(table(['source', 'tokens', 'loss', 'ppl', 'mean_k', 'k per layer'],
+      e.per_source.map((s) => [s.source, String(s.tokens), f(s.loss, 4), f(s.ppl, 2), f(s.mean_k), s.mean_k_per_layer.map((k) => f(k, 2)).join(' ')])));
+    out.push('', 'by token difficulty (deciles of the token\'s own loss; 1 = easiest):');
+    out.push(table(['decile', 'tokens', 'loss range', 'mean_k', 'k per layer'],
+      e.by_difficulty.map((d) => [String(d.decile), String(d.tokens), `${f(d.loss_range[0], 2)}–${f(d.loss_range[1], 2)}`, f(d.mean_k),
+        d.mean_k_per_layer.map((k) => f(k, 2)).join(' ')])));
+  }
+  if (r.tasks) {
+    out.push('', `tasks (${r.tasks.file}, ${r.tasks.items} items):`);
+    out.push(table(['task', 'items', 'acc', 'acc_norm', 'mean_k', 'k per layer'],
+      r.tasks.tasks.map((t) => [t.task, String(t.items), f(t.acc), f(t.acc_norm), f(t.mean_k), t.mean_k_per_layer.map((k) => f(k, 2)).join(' ')])));
+  }
+  return out.join('\n');
+}
