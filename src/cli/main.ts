@@ -6,11 +6,12 @@ import type { Command } from './command.js';
 import { doctor } from './doctor.js';
 import { trainCommand } from './train.js';
 import { demo } from './demo.js';
+import { compare } from './compare.js';
 import { route } from './route.js';
 import { evalCommand } from './eval.js';
 import { packageVersion } from './version.js';
 
-const COMMANDS: Command[] = [demo, trainCommand, evalCommand, route, doctor];
+const COMMANDS: Command[] = [demo, compare, trainCommand, evalCommand, route, doctor];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
