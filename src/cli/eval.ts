@@ -20,7 +20,7 @@ export interface EvalReport {
   router_override: RouterConfig | null;
   data: { split: 'validation' | 'files'; files: string[]; seq_len: number; batches: number; sources: string[] } | null;
   evaluation: ModelEvaluation | null;
-  tasks: Omit<TaskEvaluation, never> | null;
+  tasks: TaskEvaluation | null;
 }
 
 const USAGE = `moekit eval --model DIR [options]
@@ -89,7 +89,7 @@ export const evalCommand: Command = {
       report.evaluation = evaluateModel(model, { batches, seqLen, sources });
     }
     if (taskItems) {
-      const { scores: _scores, ...t } = evaluateTasks(model, tokenizer, taskItems, tasksArg!);
+      const { scores: _scores, ...t } = evaluateTasks(model, tokenizer, taskItems, tasksArg!); // per-item scores stay out of the JSON
       report.tasks = t;
     }
     const json = JSON.stringify(report, null, 2) + '\n';
