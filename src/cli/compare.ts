@@ -1,7 +1,7 @@
 // `moekit compare`: train several run configurations on identical data and token budget, each with N
 // seeds, and write summary.json + report.html. Also home of the plan runner `moekit demo` uses: one
 // run directory per (model, seed) under OUT/runs/, finished runs skipped, unfinished ones resumed, one
-// progress bar and ETA over the whole plan, Ctrl-C stops the plan after a checkpoint.
+// progress bar and ETA over the whole plan, Ctrl-C ends the plan; the atomic checkpoints make a rerun continue.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { backend } from '../backend/index.js';
@@ -107,69 +107,56 @@ export async function runPlan(models: PlanModel[], opts: PlanOptions): Promise<P
   const total = runs.reduce((s, r) => s + r.run.train.steps, 0);
   let offset = 0; // plan steps before the current run
   let skipped = 0; // plan steps not trained in this invocation (finished or resumed-from)
-  let stop = false;
-  const onSigint = () => {
-    if (stop) process.exit(130);
-    stop = true;
-    process.stderr.write(`\n${opts.label}: stopping after this step and writing a checkpoint (Ctrl-C again to abort now)\n`);
-  };
-  process.on('SIGINT', onSigint);
+  // Ctrl-C: the trainer runs synchronously, so a SIGINT listener could only run once the whole run had
+  // finished. moekit demo/compare therefore keep Node's default (exit at once) and rely on the atomic
+  // checkpoints: finished runs are complete, the current one resumes from its last checkpoint on a rerun.
   const bar = new ProgressBar(opts.label, total);
-  try {
-    for (let i = 0; i < runs.length && !stop; i++) {
-      const r = runs[i];
-      const tag = `${r.model.name}${opts.seeds.length > 1 ? ` seed ${r.seed}` : ''} (${i + 1}/${runs.length})`;
-      const evaluated = existsSync(join(r.dir, 'eval.json'));
-      if (states[i] === 'done') {
-        bar.log(`${opts.label}: ${tag} already finished in ${r.dir}; skipped`);
-        skipped += r.run.train.steps;
-        offset += r.run.train.steps;
-        bar.resumeFrom(skipped);
-        if (evaluated) continue;
-      }
-      ensureWritableDir(r.dir);
-      let stage = '';
-      const data = buildTrainData(r.run, {
-        outDir: opts.outDir, // shared data-cache: the tokenizer is trained once per seed
-        onProgress: (s, f) => {
-          if (s !== stage) {
-            stage = s;
-            bar.log(`${opts.label}: preparing data (${s})`);
-          }
-          void f;
-        },
-      });
-      let lastVal = '';
-      if (states[i] !== 'done') train(r.run, data, {
-        outDir: r.dir, resume: states[i] === 'partial',
-        shouldStop: () => stop,
-        events: {
-          onStart: (info) => {
-            skipped += info.startStep;
-            bar.resumeFrom(skipped);
-            bar.log(`${opts.label}: ${tag}: ${info.parameters.toLocaleString('en-US')} parameters, ${info.tokensPerStep.toLocaleString('en-US')} tokens/step, ` +
-              `backend ${backendLabel()}${info.startStep > 0 ? `, resuming at step ${info.startStep}` : ''}`);
-          },
-          onStep: (rec) => {
-            if (rec.val_loss !== undefined) lastVal = (rec.val_loss as number).toFixed(3);
-            bar.update(offset + rec.step, {
-              model: tag, loss: (rec.train_loss as number).toFixed(3), ...(lastVal ? { val: lastVal } : {}),
-              ...(typeof rec.mean_k === 'number' ? { 'k̄': rec.mean_k.toFixed(2) } : {}),
-            });
-          },
-        },
-      });
-      if (stop) break;
-      if (states[i] !== 'done') offset += r.run.train.steps;
-      evaluateRun(r.dir, r.run, data);
+  for (let i = 0; i < runs.length; i++) {
+    const r = runs[i];
+    const tag = `${r.model.name}${opts.seeds.length > 1 ? ` seed ${r.seed}` : ''} (${i + 1}/${runs.length})`;
+    const evaluated = existsSync(join(r.dir, 'eval.json'));
+    if (states[i] === 'done') {
+      bar.log(`${opts.label}: ${tag} already finished in ${r.dir}; skipped`);
+      skipped += r.run.train.steps;
+      offset += r.run.train.steps;
+      bar.resumeFrom(skipped);
+      if (evaluated) continue;
     }
-    bar.finish();
-  } finally {
-    process.off('SIGINT', onSigint);
+    ensureWritableDir(r.dir);
+    let stage = '';
+    const data = buildTrainData(r.run, {
+      outDir: opts.outDir, // shared data-cache: the tokenizer is trained once per seed
+      onProgress: (s, f) => {
+        if (s !== stage) {
+          stage = s;
+          bar.log(`${opts.label}: preparing data (${s})`);
+        }
+        void f;
+      },
+    });
+    let lastVal = '';
+    if (states[i] !== 'done') train(r.run, data, {
+      outDir: r.dir, resume: states[i] === 'partial',
+      events: {
+        onStart: (info) => {
+          skipped += info.startStep;
+          bar.resumeFrom(skipped);
+          bar.log(`${opts.label}: ${tag}: ${info.parameters.toLocaleString('en-US')} parameters, ${info.tokensPerStep.toLocaleString('en-US')} tokens/step, ` +
+            `backend ${backendLabel()}${info.startStep > 0 ? `, resuming at step ${info.startStep}` : ''}`);
+        },
+        onStep: (rec) => {
+          if (rec.val_loss !== undefined) lastVal = (rec.val_loss as number).toFixed(3);
+          bar.update(offset + rec.step, {
+            model: tag, loss: (rec.train_loss as number).toFixed(3), ...(lastVal ? { val: lastVal } : {}),
+            ...(typeof rec.mean_k === 'number' ? { 'k̄': rec.mean_k.toFixed(2) } : {}),
+          });
+        },
+      },
+    });
+    if (states[i] !== 'done') offset += r.run.train.steps;
+    evaluateRun(r.dir, r.run, data);
   }
-  if (stop) {
-    throw new MoekitError(`stopped; finished runs and a checkpoint of the current one are in ${join(opts.outDir, 'runs')}`, 'rerun the same command to continue');
-  }
+  bar.finish();
   const wall = (performance.now() - started) / 1000;
   process.stderr.write(`${opts.label}: plan done in ${formatDuration(wall)}\n`);
 
@@ -284,7 +271,8 @@ DIR/summary.json (the measured numbers) and DIR/report.html (charts, rendered fr
   --threads N   kernel threads (default: all cores)
 
 Rerunning the same command skips finished runs and resumes unfinished ones from their checkpoint;
-Ctrl-C stops after the current step and writes a checkpoint.`,
+Ctrl-C stops at once: finished runs are kept, and the next run continues the stopped one from its
+last checkpoint (written atomically every checkpoint_interval steps).`,
   async run(argv) {
     const { values, positionals } = parseFlags('compare', argv, {
       seeds: { type: 'string' }, tokens: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, threads: { type: 'string' },

@@ -21,7 +21,7 @@ interface DemoScale {
 // training tokens/s, so the four models take ≈ 7–8 minutes together.
 const DEFAULT: DemoScale = {
   preset: 'small', experts: 8,
-  train: { steps: 240, warmup_steps: 24, eval_interval: 40, eval_batches: 8, checkpoint_interval: 80, log_interval: 10 },
+  train: { steps: 240, warmup_steps: 24, eval_interval: 40, eval_batches: 8, checkpoint_interval: 40, log_interval: 10 },
 };
 const QUICK: DemoScale = {
   preset: 'small', experts: 8,
@@ -69,7 +69,7 @@ activated parameters per token and training tokens/s; writes DIR/summary.json an
   --threads N   kernel threads (default: all cores)
 
 The default plan takes about 8 minutes on 2 cores. Rerunning skips finished models and resumes a
-stopped one; Ctrl-C stops after the current step and writes a checkpoint.`,
+stopped one from its last checkpoint (every 40 steps); Ctrl-C stops at once.`,
   async run(argv) {
     const { values } = parseFlags('demo', argv, { quick: { type: 'boolean' }, out: { type: 'string' }, threads: { type: 'string' } });
     const threads = intFlag('demo', 'threads', values.threads);

@@ -1,7 +1,7 @@
 // report.html: one self-contained page (inline SVG and CSS, no network, no external scripts) rendered
 // from a Summary (summary.json) alone — every number on it comes from the runs the summary describes.
 // A tiny inline script only marks, after load, how many charts have a non-empty drawing (for tests).
-import { barChart, esc, figure, heatmap, lineChart, scatter, shortNumber, type BarGroup, type LineSeries } from './svg.js';
+import { PALETTE, barChart, esc, figure, heatmap, lineChart, scatter, shortNumber, type BarGroup, type LineSeries } from './svg.js';
 import type { Difference, ModelSummary, Stat, Summary } from './summary.js';
 
 function pm(s: Stat | null, d = 3): string {
@@ -45,11 +45,13 @@ function perSeedTable(s: Summary): string {
 
 function charts(s: Summary): string[] {
   const out: string[] = [];
+  // One colour per model on every chart.
+  const colorOf = (m: ModelSummary) => PALETTE[s.models.indexOf(m) % PALETTE.length];
   const seeds = s.seeds.length;
   const band = seeds > 1 ? ` Shaded: ± one standard deviation over ${seeds} seeds.` : ' One seed per model (no spread shown).';
   const tokensAxis = 'training tokens';
   out.push(figure('val-loss', 'Validation loss vs training tokens',
-    lineChart(s.models.map((m): LineSeries => ({ name: m.name, points: m.curve.map((p) => ({ x: p.tokens, y: p.val_loss.mean, err: p.val_loss.std })) })),
+    lineChart(s.models.map((m): LineSeries => ({ name: m.name, color: colorOf(m), points: m.curve.map((p) => ({ x: p.tokens, y: p.val_loss.mean, err: p.val_loss.std })) })),
       { xLabel: `${tokensAxis} (tokens)`, yLabel: 'validation loss (nats / token)' }),
     `Mean cross-entropy on the held-out validation batches at each evaluation step, per model.${band}`));
 
@@ -58,7 +60,7 @@ function charts(s: Summary): string[] {
     out.push('<p class="note">No MoE model in this comparison: the routing charts (experts per token, expert load, k histogram) are omitted.</p>');
   } else {
     out.push(figure('mean-k', 'Experts per token vs training tokens',
-      lineChart(moe.map((m): LineSeries => ({ name: m.name, points: m.curve.filter((p) => p.mean_k).map((p) => ({ x: p.tokens, y: p.mean_k!.mean, err: p.mean_k!.std })) })),
+      lineChart(moe.map((m): LineSeries => ({ name: m.name, color: colorOf(m), points: m.curve.filter((p) => p.mean_k).map((p) => ({ x: p.tokens, y: p.mean_k!.mean, err: p.mean_k!.std })) })),
         { xLabel: `${tokensAxis} (tokens)`, yLabel: 'experts / token (mean over layers)', yZero: true }),
       `Mean number of experts each token was sent to (after drops), averaged over MoE layers, measured on the validation batches at each evaluation.${band}`));
     const maxLayers = Math.max(...moe.map((m) => m.layers.length));
@@ -72,7 +74,7 @@ function charts(s: Summary): string[] {
       });
     }
     out.push(figure('layers', 'Experts per token per layer',
-      barChart(groups, moe.map((m) => m.name), { xLabel: 'MoE layer (0 = closest to the input)', yLabel: 'experts / token' }),
+      barChart(groups, moe.map((m) => m.name), { xLabel: 'MoE layer (0 = closest to the input)', yLabel: 'experts / token' }, undefined, moe.map(colorOf)),
       `Mean experts per token in each MoE layer at the last evaluation${seeds > 1 ? ' (error bars: ± one std over seeds)' : ''}.`));
     for (const m of moe) {
       const E = Math.max(...m.layers.map((l) => l.experts));
@@ -88,12 +90,12 @@ function charts(s: Summary): string[] {
     const lastK = Math.max(1, ...kFrac.map((f) => f.reduce((last, v, k) => (v > 0.0005 ? k : last), 0)));
     for (let k = 0; k <= lastK; k++) kGroups.push({ label: `k=${k}`, values: kFrac.map((f) => 100 * f[k]) });
     out.push(figure('k-hist', 'How many experts each token used',
-      barChart(kGroups, moe.map((m) => m.name), { xLabel: 'experts used by a token (k)', yLabel: 'share of tokens (%)' }),
+      barChart(kGroups, moe.map((m) => m.name), { xLabel: 'experts used by a token (k)', yLabel: 'share of tokens (%)' }, undefined, moe.map(colorOf)),
       'Distribution of k, the number of experts a token was routed to, over all MoE layers at the last evaluation (fixed-k routers put every token at one k; Top-P varies).'));
   }
 
   out.push(figure('frontier', 'Activated parameters vs validation loss',
-    scatter(s.models.map((m) => ({ name: m.name, x: m.activated_params.mean, y: m.val_loss.mean, yErr: m.val_loss.std })),
+    scatter(s.models.map((m) => ({ name: m.name, color: colorOf(m), x: m.activated_params.mean, y: m.val_loss.mean, yErr: m.val_loss.std })),
       { xLabel: 'activated parameters per token (count)', yLabel: 'final validation loss (nats / token)' }),
     `Compute/quality frontier: parameters a token actually passes through (non-expert parameters + experts used per token × parameters per expert, embeddings included) against the final validation loss; lower-left is better.${seeds > 1 ? ' Vertical bars: ± one std over seeds.' : ''}`));
   const srcModels = moe.filter((m) => m.per_source && m.per_source.some((x) => x.mean_k));
@@ -106,12 +108,12 @@ function charts(s: Summary): string[] {
       errs: srcModels.map((m) => m.per_source!.find((x) => x.source === source)?.mean_k?.std ?? null),
     }));
     out.push(figure('per-source', 'Experts per token per data source (genre)',
-      barChart(groups, srcModels.map((m) => m.name), { xLabel: 'data source of the validation tokens', yLabel: 'experts / token', yZero: true }, { width: 900, height: 320, left: 60, right: 130, top: 16, bottom: 48 }),
+      barChart(groups, srcModels.map((m) => m.name), { xLabel: 'data source of the validation tokens', yLabel: 'experts / token', yZero: true }, { width: 900, height: 320, left: 60, right: 130, top: 16, bottom: 48 }, srcModels.map(colorOf)),
       `Mean experts per token (over MoE layers) on the validation tokens of each source, final weights (moekit's evaluateModel)${seeds > 1 ? '; error bars ± one std over seeds' : ''}. Sources: ${names.join(', ')}. The data has no code, so there is no prose-vs-code split.`));
   }
   if (decModels.length > 0) {
     out.push(figure('difficulty', 'Experts per token vs token difficulty',
-      lineChart(decModels.map((m): LineSeries => ({ name: m.name, points: m.by_difficulty!.filter((d) => d.mean_k).map((d) => ({ x: d.decile, y: d.mean_k!.mean, err: d.mean_k!.std })) })),
+      lineChart(decModels.map((m): LineSeries => ({ name: m.name, color: colorOf(m), points: m.by_difficulty!.filter((d) => d.mean_k).map((d) => ({ x: d.decile, y: d.mean_k!.mean, err: d.mean_k!.std })) })),
         { xLabel: 'difficulty decile (1 = lowest own loss, 10 = highest)', yLabel: 'experts / token', xFormat: (v) => String(v), yZero: true }),
       `Validation tokens sorted by their own cross-entropy under each model and cut into tenths; mean experts per token in each tenth, final weights.${band}`));
   }

@@ -93,14 +93,15 @@ function axes(s: Scale, f: Frame, xLabel: string, yLabel: string, xFormat = shor
   return parts.join('');
 }
 
-function legend(names: string[], f: Frame, kind: 'line' | 'box' = 'line'): string {
+function legend(names: string[], f: Frame, kind: 'line' | 'box' = 'line', colors: string[] = []): string {
   if (names.length < 2 && kind === 'line') return '';
   const x = f.width - f.right + 12;
   return `<g class="legend" font-size="11">${names.map((n, i) => {
     const y = f.top + 8 + i * 16;
+    const c = colors[i] ?? PALETTE[i % PALETTE.length];
     const mark = kind === 'line'
-      ? `<line x1="${x}" y1="${y}" x2="${x + 16}" y2="${y}" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="2.5"/>`
-      : `<rect x="${x}" y="${y - 5}" width="12" height="10" fill="${PALETTE[i % PALETTE.length]}"/>`;
+      ? `<line x1="${x}" y1="${y}" x2="${x + 16}" y2="${y}" stroke="${c}" stroke-width="2.5"/>`
+      : `<rect x="${x}" y="${y - 5}" width="12" height="10" fill="${c}"/>`;
     return `${mark}<text x="${x + 20}" y="${y}" dy="0.32em">${esc(n)}</text>`;
   }).join('')}</g>`;
 }
@@ -123,6 +124,7 @@ export interface LinePoint {
 
 export interface LineSeries {
   name: string;
+  color?: string;
   points: LinePoint[];
 }
 
@@ -139,7 +141,7 @@ export function lineChart(series: LineSeries[], ax: AxisSpec, f: Frame = FRAME):
   const pts = series.flatMap((s) => s.points);
   const s = scales(pts.map((p) => p.x), pts.flatMap((p) => [p.y - (p.err ?? 0), p.y + (p.err ?? 0)]), f, ax.xZero, ax.yZero);
   const body = series.map((ser, i) => {
-    const color = PALETTE[i % PALETTE.length];
+    const color = ser.color ?? PALETTE[i % PALETTE.length];
     const ok = ser.points.filter((p) => Number.isFinite(p.y));
     const band = ok.some((p) => p.err)
       ? `<path d="${[...ok.map((p) => [p.x, p.y + (p.err ?? 0)]), ...ok.slice().reverse().map((p) => [p.x, p.y - (p.err ?? 0)])]
@@ -149,7 +151,7 @@ export function lineChart(series: LineSeries[], ax: AxisSpec, f: Frame = FRAME):
     const dots = ok.map((p) => `<circle cx="${s.x(p.x).toFixed(1)}" cy="${s.y(p.y).toFixed(1)}" r="2.5" fill="${color}"/>`).join('');
     return `<g class="series">${band}<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>${dots}</g>`;
   }).join('');
-  return svgOpen(f, `${ax.yLabel} vs ${ax.xLabel}`) + axes(s, f, ax.xLabel, ax.yLabel, ax.xFormat, ax.yFormat) + body + legend(series.map((x) => x.name), f) + '</svg>';
+  return svgOpen(f, `${ax.yLabel} vs ${ax.xLabel}`) + axes(s, f, ax.xLabel, ax.yLabel, ax.xFormat, ax.yFormat) + body + legend(series.map((x) => x.name), f, 'line', series.map((x, i) => x.color ?? PALETTE[i % PALETTE.length])) + '</svg>';
 }
 
 export interface BarGroup {
@@ -160,7 +162,7 @@ export interface BarGroup {
   errs?: (number | null)[];
 }
 
-export function barChart(groups: BarGroup[], seriesNames: string[], ax: AxisSpec, f: Frame = FRAME): string {
+export function barChart(groups: BarGroup[], seriesNames: string[], ax: AxisSpec, f: Frame = FRAME, colors: string[] = []): string {
   const vals = groups.flatMap((g) => g.values.map((v, i) => v + (g.errs?.[i] ?? 0)));
   const yTicks = niceTicks(0, Math.max(...vals.filter(Number.isFinite), 1e-9));
   const y1v = yTicks.at(-1)!;
@@ -169,22 +171,22 @@ export function barChart(groups: BarGroup[], seriesNames: string[], ax: AxisSpec
   const y = (v: number) => f.top + ph - (v / y1v) * ph;
   const gw = pw / Math.max(1, groups.length);
   const n = Math.max(1, seriesNames.length);
-  const bw = (gw * 0.8) / n;
+  const bw = Math.min(48, (gw * 0.8) / n);
   const s: Scale = { x: () => 0, y, xTicks: [], yTicks };
   const parts = [svgOpen(f, `${ax.yLabel} by ${ax.xLabel}`), axes(s, f, ax.xLabel, ax.yLabel, ax.xFormat, ax.yFormat)];
   parts.push('<g class="bars">');
   groups.forEach((g, gi) => {
-    const gx = f.left + gi * gw + gw * 0.1;
+    const gx = f.left + gi * gw + (gw - bw * n) / 2;
     parts.push(`<text x="${(f.left + gi * gw + gw / 2).toFixed(1)}" y="${f.height - f.bottom + 16}" text-anchor="middle" font-size="11">${esc(g.label)}</text>`);
     g.values.forEach((v, i) => {
       if (!Number.isFinite(v)) return;
       const x = gx + i * bw;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${Math.max(1, bw - 1).toFixed(1)}" height="${Math.max(0.5, y(0) - y(v)).toFixed(1)}" fill="${PALETTE[i % PALETTE.length]}"><title>${esc(`${seriesNames[i]} ${g.label}: ${+v.toPrecision(4)}`)}</title></rect>`);
+      parts.push(`<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${Math.max(1, bw - 1).toFixed(1)}" height="${Math.max(0.5, y(0) - y(v)).toFixed(1)}" fill="${colors[i] ?? PALETTE[i % PALETTE.length]}"><title>${esc(`${seriesNames[i]} ${g.label}: ${+v.toPrecision(4)}`)}</title></rect>`);
       const e = g.errs?.[i];
       if (e) parts.push(`<line x1="${(x + bw / 2).toFixed(1)}" x2="${(x + bw / 2).toFixed(1)}" y1="${y(v - e).toFixed(1)}" y2="${y(v + e).toFixed(1)}" stroke="#000"/>`);
     });
   });
-  parts.push('</g>', legend(seriesNames, f, 'box'), '</svg>');
+  parts.push('</g>', legend(seriesNames, f, 'box', colors), '</svg>');
   return parts.join('');
 }
 
@@ -220,6 +222,7 @@ export function heatmap(rows: string[], cols: string[], values: number[][], ax: 
 
 export interface ScatterPoint {
   name: string;
+  color?: string;
   x: number;
   y: number;
   yErr?: number | null;
@@ -228,9 +231,9 @@ export interface ScatterPoint {
 export function scatter(points: ScatterPoint[], ax: AxisSpec, f: Frame = FRAME): string {
   const s = scales(points.map((p) => p.x), points.flatMap((p) => [p.y - (p.yErr ?? 0), p.y + (p.yErr ?? 0)]), f, ax.xZero, ax.yZero);
   const body = points.map((p, i) => {
-    const color = PALETTE[i % PALETTE.length];
+    const color = p.color ?? PALETTE[i % PALETTE.length];
     const e = p.yErr ? `<line x1="${s.x(p.x).toFixed(1)}" x2="${s.x(p.x).toFixed(1)}" y1="${s.y(p.y - p.yErr).toFixed(1)}" y2="${s.y(p.y + p.yErr).toFixed(1)}" stroke="${color}"/>` : '';
     return `<g class="point">${e}<circle cx="${s.x(p.x).toFixed(1)}" cy="${s.y(p.y).toFixed(1)}" r="5" fill="${color}"><title>${esc(`${p.name}: ${shortNumber(p.x)}, ${p.y.toFixed(4)}`)}</title></circle></g>`;
   }).join('');
-  return svgOpen(f, `${ax.yLabel} vs ${ax.xLabel}`) + axes(s, f, ax.xLabel, ax.yLabel, ax.xFormat, ax.yFormat) + body + legend(points.map((p) => p.name), f, 'box') + '</svg>';
+  return svgOpen(f, `${ax.yLabel} vs ${ax.xLabel}`) + axes(s, f, ax.xLabel, ax.yLabel, ax.xFormat, ax.yFormat) + body + legend(points.map((p) => p.name), f, 'box', points.map((p, i) => p.color ?? PALETTE[i % PALETTE.length])) + '</svg>';
 }

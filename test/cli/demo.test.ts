@@ -3,7 +3,7 @@
 // finished runs; the demo's four-model plumbing runs at a test scale (MOEKIT_DEMO_SCALE=test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,5 +98,29 @@ test('demo plumbing at test scale: four models, table, summary.json and report.h
   assert.equal(s.models[1].mean_k!.mean, 1);
   assert.equal(s.models[2].mean_k!.mean, 2);
   assert.equal(new Set(s.models.map((m) => m.runs[0].tokens)).size, 1, 'same token budget');
+  assert.ok(existsSync(join(out, 'report.html')));
+});
+
+test('compare: Ctrl-C mid-plan keeps the finished run, and a rerun resumes the stopped one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moekit-compare-'));
+  const { dense, topP } = configs(dir);
+  const out = join(dir, 'out');
+  const args = [MAIN, 'compare', dense, topP, '--tokens', '40960', '--out', out, '--threads', '1'];
+  const child = spawn(process.execPath, args, { env: { ...process.env, MOEKIT_DEBUG: '' } });
+  let stderr = '';
+  await new Promise<void>((done) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // Stop once the second run has checkpointed (its checkpoint_interval is 2 steps).
+      if (/top_p \(2\/2\)/.test(stderr) && existsSync(join(out, 'runs', 'top_p', 'checkpoints', 'latest')) && child.exitCode === null) child.kill('SIGINT');
+    });
+    child.on('exit', () => done());
+  });
+  assert.notEqual(child.exitCode, 0, 'interrupted');
+  assert.ok(!existsSync(join(out, 'summary.json')));
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, MOEKIT_DEBUG: '' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /dense \(1\/2\) already finished/);
+  assert.match(r.stderr, /top_p \(2\/2\).*resuming at step \d+/);
   assert.ok(existsSync(join(out, 'report.html')));
 });
