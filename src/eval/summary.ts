@@ -336,6 +336,9 @@ export function paperFindings(models: ModelSummary[]): Finding[] {
       detail: 'needs a Top-P model evaluated per token difficulty (eval.json in its run directory)',
     });
   }
+  if (topP && topP.runs.length < 2) {
+    for (const f of out) if (f.status !== 'not measured') f.detail += '. One seed: not tested against the seed-to-seed spread';
+  }
   return out;
 }
 
