@@ -197,15 +197,18 @@ export async function runPlan(models: PlanModel[], opts: PlanOptions): Promise<P
   return { summary, summaryPath, reportPath, wall_s: wall };
 }
 
+const EVAL_BATCHES = 64;
+
 /**
- * evaluateModel on the run's final weights and the same validation batches as its training evaluations:
+ * evaluateModel on the run's final weights and up to 64 validation batches spread over the validation set:
  * per-genre and per-difficulty-decile experts per token, saved as <run>/eval.json.
  */
 function evaluateRun(dir: string, run: RunConfig, data: BuiltData): void {
   const { model } = loadModel(dir);
   const t = run.train;
   const all = new ValidBatches(data.prepared.valid, { seqLen: t.seq_len, batchSize: t.batch_size });
-  const n = Math.min(t.eval_batches, all.count);
+  // More of the validation set than a training evaluation (every source appears), capped for large data.
+  const n = Math.min(all.count, Math.max(t.eval_batches, EVAL_BATCHES));
   const batches = Array.from({ length: n }, (_, i) => all.batch(Math.floor((i * all.count) / n)));
   const ev = evaluateModel(model, { batches, seqLen: t.seq_len, sources: data.prepared.sources });
   writeFileAtomic(join(dir, 'eval.json'), JSON.stringify(ev) + '\n');

@@ -109,7 +109,7 @@ function charts(s: Summary): string[] {
     }));
     out.push(figure('per-source', 'Experts per token per data source (genre)',
       barChart(groups, srcModels.map((m) => m.name), { xLabel: 'data source of the validation tokens', yLabel: 'experts / token', yZero: true }, { width: 900, height: 320, left: 60, right: 130, top: 16, bottom: 48 }, srcModels.map(colorOf)),
-      `Mean experts per token (over MoE layers) on the validation tokens of each source, final weights (moekit's evaluateModel)${seeds > 1 ? '; error bars ± one std over seeds' : ''}. Sources: ${names.join(', ')}. The data has no code, so there is no prose-vs-code split.`));
+      `Mean experts per token (over MoE layers) on the validation tokens of each source (${srcModels[0].per_source!.reduce((a, x) => a + x.tokens, 0).toLocaleString('en-US')} tokens: up to 64 validation batches spread over the whole set), final weights (moekit's evaluateModel)${seeds > 1 ? '; error bars ± one std over seeds' : ''}. Sources: ${names.join(', ')}. The data has no code, so there is no prose-vs-code split.`));
   }
   if (decModels.length > 0) {
     out.push(figure('difficulty', 'Experts per token vs token difficulty',
