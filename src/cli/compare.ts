@@ -1,7 +1,7 @@
 // `moekit compare`: train several run configurations on identical data and token budget, each with N
 // seeds, and write summary.json + report.html. Also home of the plan runner `moekit demo` uses: one
 // run directory per (model, seed) under OUT/runs/, finished runs skipped, unfinished ones resumed, one
-// progress bar and ETA over the whole plan, Ctrl-C ends the plan; the atomic checkpoints make a rerun continue.
+// progress bar and ETA over the whole plan; Ctrl-C checkpoints the current run and ends the plan, a rerun continues.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { backend } from '../backend/index.js';
@@ -107,9 +107,15 @@ export async function runPlan(models: PlanModel[], opts: PlanOptions): Promise<P
   const total = runs.reduce((s, r) => s + r.run.train.steps, 0);
   let offset = 0; // plan steps before the current run
   let skipped = 0; // plan steps not trained in this invocation (finished or resumed-from)
-  // Ctrl-C: the trainer runs synchronously, so a SIGINT listener could only run once the whole run had
-  // finished. moekit demo/compare therefore keep Node's default (exit at once) and rely on the atomic
-  // checkpoints: finished runs are complete, the current one resumes from its last checkpoint on a rerun.
+  // Ctrl-C: the current run stops after its step and writes a checkpoint (the trainer yields to the event
+  // loop between steps); finished runs are complete, and a rerun resumes the plan. A second Ctrl-C exits.
+  let stop = false;
+  const onSigint = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write(`\n${opts.label}: stopping after this step and writing a checkpoint (Ctrl-C again to abort now)\n`);
+  };
+  process.on('SIGINT', onSigint);
   const bar = new ProgressBar(opts.label, total);
   for (let i = 0; i < runs.length; i++) {
     const r = runs[i];
@@ -135,8 +141,8 @@ export async function runPlan(models: PlanModel[], opts: PlanOptions): Promise<P
       },
     });
     let lastVal = '';
-    if (states[i] !== 'done') train(r.run, data, {
-      outDir: r.dir, resume: states[i] === 'partial',
+    const result = states[i] !== 'done' ? await train(r.run, data, {
+      outDir: r.dir, resume: states[i] === 'partial', shouldStop: () => stop,
       events: {
         onStart: (info) => {
           skipped += info.startStep;
@@ -152,10 +158,17 @@ export async function runPlan(models: PlanModel[], opts: PlanOptions): Promise<P
           });
         },
       },
-    });
+    }) : null;
+    if (result?.stopped) {
+      bar.finish();
+      process.off('SIGINT', onSigint);
+      throw new MoekitError(`stopped by Ctrl-C at step ${result.steps} of ${tag}; finished runs are complete and this one is checkpointed`,
+        'rerun the same command to continue the plan');
+    }
     if (states[i] !== 'done') offset += r.run.train.steps;
     evaluateRun(r.dir, r.run, data);
   }
+  process.off('SIGINT', onSigint);
   bar.finish();
   const wall = (performance.now() - started) / 1000;
   process.stderr.write(`${opts.label}: plan done in ${formatDuration(wall)}\n`);
@@ -274,8 +287,8 @@ DIR/summary.json (the measured numbers) and DIR/report.html (charts, rendered fr
   --threads N   kernel threads (default: all cores)
 
 Rerunning the same command skips finished runs and resumes unfinished ones from their checkpoint;
-Ctrl-C stops at once: finished runs are kept, and the next run continues the stopped one from its
-last checkpoint (written atomically every checkpoint_interval steps).`,
+Ctrl-C stops the current run after its step and writes a checkpoint: finished runs are kept, and the
+next run of the same command continues the stopped one from there.`,
   async run(argv) {
     const { values, positionals } = parseFlags('compare', argv, {
       seeds: { type: 'string' }, tokens: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, threads: { type: 'string' },

@@ -70,8 +70,8 @@ activated parameters per token and training tokens/s; writes DIR/summary.json an
   --threads N   kernel threads (default: all cores)
 
 The default plan (300 steps × 2048 tokens per model) takes 4–8 minutes on 2 cores. Rerunning skips
-finished models and resumes a stopped one from its last checkpoint (every 50 steps); Ctrl-C stops at
-once.`,
+finished models and resumes a stopped one from its last checkpoint; Ctrl-C stops after the current
+step and writes a checkpoint.`,
   async run(argv) {
     const { values } = parseFlags('demo', argv, { quick: { type: 'boolean' }, out: { type: 'string' }, threads: { type: 'string' } });
     const threads = intFlag('demo', 'threads', values.threads);

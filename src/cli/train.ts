@@ -185,7 +185,7 @@ export async function trainWithProgress(run: RunConfig, outDir: string, resume: 
   let lastVal = '';
   const started = performance.now();
   try {
-    const result = train(run, data, {
+    const result = await train(run, data, {
       outDir, resume,
       shouldStop: () => stop,
       events: {

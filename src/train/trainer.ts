@@ -93,7 +93,12 @@ function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-export function train(run: RunConfig, data: TrainData, opts: TrainOptions): TrainResult {
+/** Let pending events (a Ctrl-C handler, timers) run between steps: the step itself is synchronous. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export async function train(run: RunConfig, data: TrainData, opts: TrainOptions): Promise<TrainResult> {
   const t = run.train;
   ensureWritableDir(opts.outDir);
   const model = new DecoderLM(run.model, { seed: t.seed, ffn: opts.ffn });
@@ -214,6 +219,7 @@ export function train(run: RunConfig, data: TrainData, opts: TrainOptions): Trai
       windowStart = performance.now();
     }
     if (step % t.checkpoint_interval === 0 || last || stopNow) checkpoint();
+    await yieldToEventLoop();
     if (stopNow && !last) {
       stopped = true;
       break;

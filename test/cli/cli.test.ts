@@ -2,7 +2,7 @@
 // and a tiny end-to-end training run on the bundled Brown corpus whose validation loss falls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,4 +85,33 @@ test('tiny end-to-end run on the Brown corpus: validation loss falls, run direct
   const again = moekit('train', '--preset', 'tiny', '--out', out, '--resume');
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /done: 120 steps/);
+});
+
+test('Ctrl-C during train stops after the current step, checkpoints it, and --resume finishes the run', async () => {
+  const out = join(tmp(), 'run');
+  const args = [MAIN, 'train', '--preset', 'small', '--steps', '60', '--out', out, '--threads', '1'];
+  const child = spawn(process.execPath, args, { env: { ...process.env, MOEKIT_DEBUG: '' } });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  let sent = false;
+  await new Promise<void>((done) => {
+    child.stderr.on('data', (d: Buffer) => {
+      // Training has started (the parameter line); give it a few steps, then interrupt once.
+      if (!sent && /parameters/.test(d.toString())) {
+        sent = true;
+        setTimeout(() => child.kill('SIGINT'), 1500);
+      }
+    });
+    child.on('exit', () => done());
+  });
+  assert.equal(child.exitCode, 0, 'a clean stop');
+  const stopped = /stopped at step (\d+); checkpoint saved/.exec(stdout);
+  assert.ok(stopped, stdout);
+  const step = Number(stopped[1]);
+  assert.ok(step > 0 && step < 60, `stopped at ${step}`);
+  assert.equal(readFileSync(join(out, 'checkpoints', 'latest'), 'utf8').trim(), `step-${String(step).padStart(8, '0')}`);
+  const resumed = moekit('train', '--preset', 'small', '--steps', '60', '--out', out, '--threads', '1', '--resume');
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, new RegExp(`resuming at step ${step}`));
+  assert.match(resumed.stdout, /done: 60 steps/);
 });

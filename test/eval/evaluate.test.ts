@@ -32,14 +32,14 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'moekit-eval-'));
 }
 
-function trainedRun(router: Record<string, unknown> = { type: 'top_k', k: 2 }) {
+async function trainedRun(router: Record<string, unknown> = { type: 'top_k', k: 2 }) {
   const dir = tmp();
-  const result = train(moeRun(router), toyData(B, T), { outDir: dir });
+  const result = await train(moeRun(router), toyData(B, T), { outDir: dir });
   return { dir, model: result.model };
 }
 
-test('load(save(model)) gives identical logits', () => {
-  const { dir, model } = trainedRun();
+test('load(save(model)) gives identical logits', async () => {
+  const { dir, model } = await trainedRun();
   const loaded = loadModel(dir);
   assert.deepEqual(loaded.config, model.config);
   assert.ok(loaded.run, 'run.json is read');
@@ -49,8 +49,8 @@ test('load(save(model)) gives identical logits', () => {
   assert.deepEqual(b, a);
 });
 
-test('a missing or misshapen tensor names the file and the tensor', () => {
-  const { dir, model } = trainedRun();
+test('a missing or misshapen tensor names the file and the tensor', async () => {
+  const { dir, model } = await trainedRun();
   const path = join(dir, 'model.safetensors');
   const tensors = [...model.params].filter(([n]) => n !== 'model.norm.weight')
     .map(([name, p]) => ({ name, dtype: 'F32' as const, shape: [...p.shape], data: p.data }));
@@ -63,7 +63,7 @@ test('a missing or misshapen tensor names the file and the tensor', () => {
   assert.throws(() => loadModel(dir), /config\.json is not valid JSON/);
 });
 
-test('per-source and per-decile aggregation match a hand computation', () => {
+test('per-source and per-decile aggregation match a hand computation', async () => {
   // 10 tokens: loss i/10 for token i (shuffled order below), sources alternate 0/1, two MoE layers.
   const order = [3, 7, 0, 9, 1, 5, 8, 2, 6, 4];
   const records: TokenRecords = {
@@ -108,8 +108,8 @@ test('per-source and per-decile aggregation match a hand computation', () => {
   assert.deepEqual(dd[0].mean_k_per_layer, []);
 });
 
-test('evaluateModel agrees with the trainer and is consistent across breakdowns', () => {
-  const { model } = trainedRun({ type: 'top_p', top_p: 0.6 });
+test('evaluateModel agrees with the trainer and is consistent across breakdowns', async () => {
+  const { model } = await trainedRun({ type: 'top_p', top_p: 0.6 });
   const valid = toyData(B, T).validBatches();
   const batches = valid.map((b) => ({ ...b, sources: Int32Array.from(b.targets, (_, i) => (i % T < T / 2 ? 0 : 1)) }));
   const ev = evaluateModel(model, { batches, seqLen: T, sources: ['first half', 'second half'] });
@@ -131,8 +131,8 @@ test('evaluateModel agrees with the trainer and is consistent across breakdowns'
   for (let j = 1; j < 10; j++) assert.ok(ev.by_difficulty[j].loss_range[0] >= ev.by_difficulty[j - 1].loss_range[1]);
 });
 
-test('a router override changes the experts per token; a dense model refuses it', () => {
-  const { model } = trainedRun({ type: 'top_k', k: 1 });
+test('a router override changes the experts per token; a dense model refuses it', async () => {
+  const { model } = await trainedRun({ type: 'top_k', k: 1 });
   const batches = toyData(B, T).validBatches();
   const base = evaluateModel(model, { batches, seqLen: T });
   assert.equal(base.routing!.mean_k, 1);

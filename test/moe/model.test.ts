@@ -19,7 +19,7 @@ const base = {
   num_key_value_heads: 1, max_position_embeddings: 8, initializer_range: 0.3,
 };
 
-test('placement: expert_frequency, first_k_dense_replace, moe_layers and a pyramid of expert counts', () => {
+test('placement: expert_frequency, first_k_dense_replace, moe_layers and a pyramid of expert counts', async () => {
   const cfg = (extra: Record<string, unknown>) => parseModelConfig({ ...base, num_hidden_layers: 6, router: { type: 'top_k', k: 1 }, ...extra });
   assert.deepEqual(expertsPerLayer(cfg({ num_experts: 4 })), [4, 4, 4, 4, 4, 4]);
   assert.deepEqual(expertsPerLayer(cfg({ num_experts: 4, expert_frequency: 2 })), [4, 0, 4, 0, 4, 0]);
@@ -33,7 +33,7 @@ test('placement: expert_frequency, first_k_dense_replace, moe_layers and a pyram
   assert.throws(() => parseModelConfig({ ...base, num_experts: 4, router: { type: 'top_k', k: 5 } }), /"k"/);
 });
 
-test('MoE parameters carry HF-style names; expert slices share one stacked buffer', () => {
+test('MoE parameters carry HF-style names; expert slices share one stacked buffer', async () => {
   const model = new DecoderLM(parseModelConfig({ ...base, num_experts: 3, router: { type: 'deepseek', shared_experts: 1, k: 1 } }), { seed: 1 });
   const names = [...model.params.keys()];
   for (const n of ['model.layers.0.mlp.gate.weight', 'model.layers.0.mlp.experts.0.gate_proj.weight',
@@ -69,7 +69,7 @@ const GRAD_ROUTERS: Record<string, Record<string, unknown> | [Record<string, unk
 };
 
 for (const [label, spec] of Object.entries(GRAD_ROUTERS)) {
-  test(`${label}: the model's gradient (LM + aux losses) matches finite differences`, () => {
+  test(`${label}: the model's gradient (LM + aux losses) matches finite differences`, async () => {
     setBackend(referenceBackend);
     const [router, extra] = Array.isArray(spec) ? spec : [spec, {}];
     const config = parseModelConfig({ ...base, num_experts: 4, router, ...extra });
@@ -112,7 +112,7 @@ for (const [label, spec] of Object.entries(GRAD_ROUTERS)) {
 }
 
 for (const type of ROUTER_TYPES) {
-  test(`${type}: a tiny MoE model trains and its validation loss falls`, () => {
+  test(`${type}: a tiny MoE model trains and its validation loss falls`, async () => {
     const B = 4;
     const T = 16;
     const router: Record<string, unknown> = { type };
@@ -123,7 +123,7 @@ for (const type of ROUTER_TYPES) {
     });
     const data = toyData(B, T);
     const before = evaluate(new DecoderLM(run.model, { seed: 5 }), data.validBatches(), T);
-    const result = train(run, data, { outDir: mkdtempSync(join(tmpdir(), `moekit-${type}-`)) });
+    const result = await train(run, data, { outDir: mkdtempSync(join(tmpdir(), `moekit-${type}-`)) });
     assert.ok(result.finalValLoss! < before.loss - 0.5, `${type}: validation loss ${before.loss} → ${result.finalValLoss}`);
     const last = result.metrics.at(-1)!;
     assert.ok(Array.isArray(last.moe) && (last.moe as unknown[]).length === 2, 'per-layer routing statistics on eval steps');

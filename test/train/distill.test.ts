@@ -14,7 +14,7 @@ import { loadRunModel } from '../../src/train/distill.js';
 import { train } from '../../src/train/trainer.js';
 import { toyData } from './toy.js';
 
-test('softCrossEntropy: hand value, an all-zero row is ignored, one-hot targets give the ordinary CE, gradient = p − r', () => {
+test('softCrossEntropy: hand value, an all-zero row is ignored, one-hot targets give the ordinary CE, gradient = p − r', async () => {
   const z = Tensor.from([1, 2, 3, 0, 0, 0], [2, 3], true);
   const r = Float32Array.of(0.2, 0.3, 0.5, 0, 0, 0);
   withGraph((g) => {
@@ -35,13 +35,13 @@ test('softCrossEntropy: hand value, an all-zero row is ignored, one-hot targets 
   });
 });
 
-test('§12 staged KD: the first step\'s loss is (1 − w)·CE + w·CE(teacher ‖ student); validation names the fields', () => {
+test('§12 staged KD: the first step\'s loss is (1 − w)·CE + w·CE(teacher ‖ student); validation names the fields', async () => {
   const B = 2;
   const T = 8;
   const model = { vocab_size: 24, hidden_size: 8, intermediate_size: 16, num_hidden_layers: 2, num_attention_heads: 2, max_position_embeddings: T };
   const trainSection = { batch_size: B, seq_len: T, lr: 1e-2, warmup_steps: 0, log_interval: 1, eval_interval: 2, checkpoint_interval: 2, seed: 3 };
   const teacherDir = mkdtempSync(join(tmpdir(), 'moekit-teacher-'));
-  train(parseRunConfig({ model, train: { ...trainSection, steps: 2 } }), toyData(B, T), { outDir: teacherDir });
+  await train(parseRunConfig({ model, train: { ...trainSection, steps: 2 } }), toyData(B, T), { outDir: teacherDir });
   const w = 0.4;
   const run = parseRunConfig({
     model: { ...model, num_experts: 3, router: { type: 'top_k', k: 2 } },
@@ -68,7 +68,7 @@ test('§12 staged KD: the first step\'s loss is (1 − w)·CE + w·CE(teacher �
     }
     return total / (B * T);
   });
-  const result = train(run, toyData(B, T), { outDir: mkdtempSync(join(tmpdir(), 'moekit-student-')) });
+  const result = await train(run, toyData(B, T), { outDir: mkdtempSync(join(tmpdir(), 'moekit-student-')) });
   assert.ok(Math.abs((result.metrics[0].train_loss as number) - expected) < 1e-5, `${result.metrics[0].train_loss} vs ${expected}`);
   assert.throws(() => parseRunConfig({ model, train: { ...trainSection, distill: { teacher: teacherDir, weight: 2, stop_step: 1 } } }), /distill: "weight" must be in \(0, 1\]/);
   assert.throws(() => parseRunConfig({ model, train: { ...trainSection, distill: { teacher: teacherDir, stop: 1 } } }), /did you mean "stop_step"/);

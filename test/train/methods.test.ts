@@ -25,16 +25,16 @@ function run(trainExtra: Record<string, unknown>, steps = 4): RunConfig {
 }
 
 /** Train, and tell for every parameter whether it changed from its initial value. */
-function changed(r: RunConfig): Map<string, boolean> {
+async function changed(r: RunConfig): Promise<Map<string, boolean>> {
   const initial = new DecoderLM(r.model, { seed: r.train.seed });
-  const trained = train(r, toyData(B, T), { outDir: mkdtempSync(join(tmpdir(), 'moekit-methods-')) }).model;
+  const trained = (await train(r, toyData(B, T), { outDir: mkdtempSync(join(tmpdir(), 'moekit-methods-')) })).model;
   return new Map([...trained.params].map(([name, p]) => [name, !p.data.every((v, i) => v === initial.params.get(name)!.data[i])]));
 }
 
 const ROUTER = 'model.layers.0.mlp.gate.weight';
 
-test('§6 freeze "experts": every expert bit-identical after training; routers and the rest change', () => {
-  const c = changed(run({ freeze: 'experts' }));
+test('§6 freeze "experts": every expert bit-identical after training; routers and the rest change', async () => {
+  const c = await changed(run({ freeze: 'experts' }));
   for (const [name, moved] of c) {
     if (isExpertParam(name)) assert.equal(moved, false, `${name} must stay frozen`);
   }
@@ -42,20 +42,20 @@ test('§6 freeze "experts": every expert bit-identical after training; routers a
   assert.ok(c.get('model.layers.1.self_attn.q_proj.weight') && c.get('model.embed_tokens.weight'));
 });
 
-test('§6 freeze "non_experts": only experts and routers change', () => {
-  const c = changed(run({ freeze: 'non_experts' }));
+test('§6 freeze "non_experts": only experts and routers change', async () => {
+  const c = await changed(run({ freeze: 'non_experts' }));
   for (const [name, moved] of c) {
     const trainable = isExpertParam(name) || name.endsWith('.mlp.gate.weight');
     assert.equal(moved, trainable, `${name}: changed ${moved}`);
   }
 });
 
-test('§11 expert_lr_scale 0 leaves the experts bit-identical under AdamW; the rest trains', () => {
-  const c = changed(run({ expert_lr_scale: 0 }));
+test('§11 expert_lr_scale 0 leaves the experts bit-identical under AdamW; the rest trains', async () => {
+  const c = await changed(run({ expert_lr_scale: 0 }));
   for (const [name, moved] of c) assert.equal(moved, !isExpertParam(name), `${name}: changed ${moved}`);
 });
 
-test('§11 expert_grad_scale multiplies exactly the expert gradients, and shows in the clipped norm', () => {
+test('§11 expert_grad_scale multiplies exactly the expert gradients, and shows in the clipped norm', async () => {
   const r = run({}, 1);
   const model = new DecoderLM(r.model, { seed: r.train.seed });
   const batch = toyData(B, T).trainBatch(0);
@@ -72,12 +72,14 @@ test('§11 expert_grad_scale multiplies exactly the expert gradients, and shows 
   }
   assert.ok(expertSq > 0);
   // The trainer's logged grad_norm (before clipping) of step 1: sqrt(other² + s²·expert²).
-  const norm = (s: number) => train(run({ expert_grad_scale: s }, 1), toyData(B, T), { outDir: mkdtempSync(join(tmpdir(), 'moekit-gs-')) }).metrics[0].grad_norm as number;
-  assert.ok(Math.abs(norm(1) - Math.sqrt(otherSq + expertSq)) < 1e-4 * norm(1));
-  assert.ok(Math.abs(norm(3) - Math.sqrt(otherSq + 9 * expertSq)) < 1e-4 * norm(3));
+  const norm = async (s: number) => (await train(run({ expert_grad_scale: s }, 1), toyData(B, T), { outDir: mkdtempSync(join(tmpdir(), 'moekit-gs-')) })).metrics[0].grad_norm as number;
+  const one = await norm(1);
+  assert.ok(Math.abs(one - Math.sqrt(otherSq + expertSq)) < 1e-4 * one);
+  const three = await norm(3);
+  assert.ok(Math.abs(three - Math.sqrt(otherSq + 9 * expertSq)) < 1e-4 * three);
 });
 
-test('train config: freeze and the expert scales are validated by name', () => {
+test('train config: freeze and the expert scales are validated by name', async () => {
   assert.throws(() => run({ freeze: 'routers' }), /"freeze" must be "experts", "non_experts" or null/);
   assert.throws(() => run({ expert_lr_scale: -1 }), /"expert_lr_scale" must be a non-negative number/);
   assert.throws(() => run({ expert_grad_scal: 2 }), /did you mean "expert_grad_scale"/);

@@ -54,11 +54,11 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'moekit-train-'));
 }
 
-test('training on a learnable task lowers the validation loss', () => {
+test('training on a learnable task lowers the validation loss', async () => {
   const run = runConfig(60, { eval_interval: 60, checkpoint_interval: 60 });
   const data = syntheticData();
   const before = evaluate(new DecoderLM(run.model, { seed: run.train.seed }), data.validBatches(), T).loss;
-  const result = train(run, data, { outDir: tmp() });
+  const result = await train(run, data, { outDir: tmp() });
   assert.ok(result.finalValLoss !== null);
   assert.ok(result.finalValLoss! < before - 1.0, `validation loss ${before} → ${result.finalValLoss}`);
   const rec = result.metrics.at(-1)!;
@@ -66,17 +66,17 @@ test('training on a learnable task lowers the validation loss', () => {
   assert.equal(rec.tokens, 60 * B * T);
 });
 
-test('an interrupted and resumed run repeats the straight run exactly', () => {
+test('an interrupted and resumed run repeats the straight run exactly', async () => {
   const run = runConfig(20);
   const straightDir = tmp();
-  const straight = train(run, syntheticData(), { outDir: straightDir });
+  const straight = await train(run, syntheticData(), { outDir: straightDir });
 
   const dir = tmp();
   let calls = 0;
-  const first = train(run, syntheticData(), { outDir: dir, shouldStop: () => ++calls >= 7 });
+  const first = await train(run, syntheticData(), { outDir: dir, shouldStop: () => ++calls >= 7 });
   assert.equal(first.stopped, true);
   assert.equal(first.steps, 7);
-  const resumed = train(run, syntheticData(), { outDir: dir, resume: true });
+  const resumed = await train(run, syntheticData(), { outDir: dir, resume: true });
   assert.equal(resumed.steps, 20);
 
   const losses = (m: typeof straight.metrics) => m.map((r) => [r.step, r.train_loss, r.val_loss ?? null]);
@@ -87,41 +87,41 @@ test('an interrupted and resumed run repeats the straight run exactly', () => {
   assert.deepEqual(readFileSync(join(dir, 'model.safetensors')), readFileSync(join(straightDir, 'model.safetensors')));
 });
 
-test('a truncated checkpoint is refused by name and the earlier checkpoint stays untouched', () => {
+test('a truncated checkpoint is refused by name and the earlier checkpoint stays untouched', async () => {
   const run = runConfig(20);
   const dir = tmp();
-  train(run, syntheticData(), { outDir: dir });
+  await train(run, syntheticData(), { outDir: dir });
   const ckRoot = join(dir, 'checkpoints');
   const names = readdirSync(ckRoot).filter((f) => f.startsWith('step-')).sort();
   assert.deepEqual(names, ['step-00000010', 'step-00000020']);
   const olderBytes = readFileSync(join(ckRoot, names[0], 'model.safetensors'));
   const broken = join(ckRoot, names[1], 'model.safetensors');
   truncateSync(broken, 100);
-  assert.throws(() => train(run, syntheticData(), { outDir: dir, resume: true }),
+  await assert.rejects(train(run, syntheticData(), { outDir: dir, resume: true }),
     (e: Error) => e instanceof CheckpointError && e.message.includes(broken));
   assert.deepEqual(readFileSync(join(ckRoot, names[0], 'model.safetensors')), olderBytes);
   writeFileSync(join(ckRoot, 'latest'), 'garbage\n');
-  assert.throws(() => train(run, syntheticData(), { outDir: dir, resume: true }), /latest is corrupt/);
+  await assert.rejects(train(run, syntheticData(), { outDir: dir, resume: true }), /latest is corrupt/);
 });
 
-test('resume refuses a changed configuration and a fresh run refuses an existing run directory', () => {
+test('resume refuses a changed configuration and a fresh run refuses an existing run directory', async () => {
   const dir = tmp();
-  train(runConfig(10), syntheticData(), { outDir: dir });
-  assert.throws(() => train(runConfig(10, { lr: 5e-3 }), syntheticData(), { outDir: dir, resume: true }), /different configuration/);
-  assert.throws(() => train(runConfig(10), syntheticData(), { outDir: dir }), /already holds a training run/);
-  assert.throws(() => train(runConfig(10), syntheticData(), { outDir: tmp(), resume: true }), /no checkpoint to resume from/);
+  await train(runConfig(10), syntheticData(), { outDir: dir });
+  await assert.rejects(train(runConfig(10, { lr: 5e-3 }), syntheticData(), { outDir: dir, resume: true }), /different configuration/);
+  await assert.rejects(train(runConfig(10), syntheticData(), { outDir: dir }), /already holds a training run/);
+  await assert.rejects(train(runConfig(10), syntheticData(), { outDir: tmp(), resume: true }), /no checkpoint to resume from/);
 });
 
-test('an unwritable output directory is a one-line error', (t) => {
+test('an unwritable output directory is a one-line error', async (t) => {
   if (process.getuid?.() === 0) {
     // root ignores permission bits: use a path under a regular file instead
     const file = join(tmp(), 'file');
     writeFileSync(file, '');
-    assert.throws(() => train(runConfig(1), syntheticData(), { outDir: join(file, 'out') }), /cannot write to output directory/);
+    await assert.rejects(train(runConfig(1), syntheticData(), { outDir: join(file, 'out') }), /cannot write to output directory/);
     return;
   }
   const dir = tmp();
   chmodSync(dir, 0o500);
-  assert.throws(() => train(runConfig(1), syntheticData(), { outDir: join(dir, 'out') }), /cannot write to output directory/);
+  await assert.rejects(train(runConfig(1), syntheticData(), { outDir: join(dir, 'out') }), /cannot write to output directory/);
   t.diagnostic(`backend ${backend().name}`);
 });

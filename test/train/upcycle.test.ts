@@ -19,14 +19,14 @@ const dense = { vocab_size: 24, hidden_size: 8, intermediate_size: 16, num_hidde
 const trainSection = { batch_size: B, seq_len: T, lr: 1e-2, warmup_steps: 0, log_interval: 1, eval_interval: 3, checkpoint_interval: 3, seed: 3 };
 const moe = { ...dense, num_experts: 3, router: { type: 'top_k', k: 2, renormalize: true } };
 
-function denseRun(): { dir: string; model: DecoderLM } {
+async function denseRun(): Promise<{ dir: string; model: DecoderLM }> {
   const dir = mkdtempSync(join(tmpdir(), 'moekit-dense-'));
-  const { model } = train(parseRunConfig({ model: dense, train: { ...trainSection, steps: 3 } }), toyData(B, T), { outDir: dir });
+  const { model } = await train(parseRunConfig({ model: dense, train: { ...trainSection, steps: 3 } }), toyData(B, T), { outDir: dir });
   return { dir, model };
 }
 
-test('§10 upcycling: experts equal the dense FFN, the rest is copied, and the initial loss equals the dense loss', () => {
-  const { dir, model: denseModel } = denseRun();
+test('§10 upcycling: experts equal the dense FFN, the rest is copied, and the initial loss equals the dense loss', async () => {
+  const { dir, model: denseModel } = await denseRun();
   const run = parseRunConfig({ model: moe, train: { ...trainSection, steps: 1, init: 'upcycle', init_from: dir } });
   const model = new DecoderLM(run.model, { seed: 99 });
   upcycleFrom(model, dir);
@@ -41,12 +41,12 @@ test('§10 upcycling: experts equal the dense FFN, the rest is copied, and the i
   const expected = loss(denseModel);
   assert.ok(Math.abs(loss(model) - expected) < 1e-5, `upcycled ${loss(model)} vs dense ${expected}`);
   // Through the trainer: the first step's training loss is the dense model's loss on that batch.
-  const result = train(run, toyData(B, T), { outDir: mkdtempSync(join(tmpdir(), 'moekit-upcycled-')) });
+  const result = await train(run, toyData(B, T), { outDir: mkdtempSync(join(tmpdir(), 'moekit-upcycled-')) });
   assert.ok(Math.abs((result.metrics[0].train_loss as number) - expected) < 1e-5);
 });
 
-test('§10 upcycling refuses a missing or mismatched tensor by name; init and init_from go together', () => {
-  const { dir } = denseRun();
+test('§10 upcycling refuses a missing or mismatched tensor by name; init and init_from go together', async () => {
+  const { dir } = await denseRun();
   const wide = new DecoderLM(parseRunConfig({ model: { ...moe, moe_intermediate_size: 12 }, train: trainSection }).model, { seed: 1 });
   assert.throws(() => upcycleFrom(wide, dir), /"model\.layers\.0\.mlp\.gate_proj\.weight" is \[16, 8\].*experts\.0\.gate_proj\.weight is \[12, 8\]/);
   const deeper = new DecoderLM(parseRunConfig({ model: { ...moe, num_hidden_layers: 3 }, train: trainSection }).model, { seed: 1 });
