@@ -12,8 +12,9 @@ import { ensureWritableDir, train } from '../train/trainer.js';
 import { buildTrainData, type BuiltData } from '../train/data.js';
 import { DecoderLM } from '../models/index.js';
 import { loadModel } from '../models/load.js';
-import { ValidBatches } from '../data/index.js';
+import { Tokenizer, ValidBatches } from '../data/index.js';
 import { evaluateModel } from '../eval/evaluate.js';
+import { evaluateTasks, readTaskFile, resolveTaskFile } from '../eval/tasks.js';
 import { keyDifferences, paperFindings, readMetrics, summarizeModel, SUMMARY_VERSION, type ModelInput, type Summary } from '../eval/summary.js';
 import { renderReport } from '../eval/report.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -36,6 +37,8 @@ export interface PlanOptions {
   /** Data description for the page. */
   data: string;
   notes?: string[];
+  /** Multiple-choice task file (or bundled name) to score every run on after training. */
+  tasks?: string;
 }
 
 export interface PlanResult {
@@ -120,7 +123,7 @@ export async function runPlan(models: PlanModel[], opts: PlanOptions): Promise<P
   for (let i = 0; i < runs.length; i++) {
     const r = runs[i];
     const tag = `${r.model.name}${opts.seeds.length > 1 ? ` seed ${r.seed}` : ''} (${i + 1}/${runs.length})`;
-    const evaluated = existsSync(join(r.dir, 'eval.json'));
+    const evaluated = existsSync(join(r.dir, 'eval.json')) && (!opts.tasks || existsSync(join(r.dir, 'tasks.json')));
     if (states[i] === 'done') {
       bar.log(`${opts.label}: ${tag} already finished in ${r.dir}; skipped`);
       skipped += r.run.train.steps;
@@ -166,7 +169,7 @@ export async function runPlan(models: PlanModel[], opts: PlanOptions): Promise<P
         'rerun the same command to continue the plan');
     }
     if (states[i] !== 'done') offset += r.run.train.steps;
-    evaluateRun(r.dir, r.run, data);
+    evaluateRun(r.dir, r.run, data, opts.tasks);
   }
   process.off('SIGINT', onSigint);
   bar.finish();
@@ -216,8 +219,14 @@ const EVAL_BATCHES = 64;
  * evaluateModel on the run's final weights and up to 64 validation batches spread over the validation set:
  * per-genre and per-difficulty-decile experts per token, saved as <run>/eval.json.
  */
-function evaluateRun(dir: string, run: RunConfig, data: BuiltData): void {
-  const { model } = loadModel(dir);
+function evaluateRun(dir: string, run: RunConfig, data: BuiltData, tasks?: string): void {
+  const { model, tokenizerPath } = loadModel(dir);
+  if (tasks) {
+    const file = resolveTaskFile(tasks);
+    if (!tokenizerPath) throw new MoekitError(`${dir} has no tokenizer.json to score the tasks with`);
+    const { scores: _perItem, ...scored } = evaluateTasks(model, Tokenizer.load(tokenizerPath), readTaskFile(file), file);
+    writeFileAtomic(join(dir, 'tasks.json'), JSON.stringify(scored) + '\n');
+  }
   const t = run.train;
   const all = new ValidBatches(data.prepared.valid, { seqLen: t.seq_len, batchSize: t.batch_size });
   // More of the validation set than a training evaluation (every source appears), capped for large data.

@@ -85,7 +85,7 @@ step and writes a checkpoint.`,
     ];
     if (values.quick || scale === TEST) notes.push('This is a --quick smoke run: a few steps per model. Its numbers say that the pipeline works, not how the routers compare.');
     const result = await runPlan(models, {
-      outDir, seeds: [models[0].run.train.seed], label: 'demo', kind: 'demo', notes,
+      outDir, seeds: [models[0].run.train.seed], label: 'demo', kind: 'demo', notes, tasks: 'brown-cloze',
       data: 'bundled Brown corpus (500 documents, 15 genres; 10% of each genre\'s documents held out for validation)',
     });
     process.stdout.write(`\n${resultsTable(result.summary)}\n\n`);

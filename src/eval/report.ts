@@ -35,6 +35,27 @@ function table(s: Summary): string {
     rows.map((r) => `<tr>${r.map((c, i) => `<td>${i === 0 ? c : esc(c)}</td>`).join('')}</tr>`).join('') + '</tbody></table>';
 }
 
+/** Multiple-choice task scores per model (lm-evaluation-harness style), when the runs were scored. */
+function taskTable(s: Summary): string {
+  const scored = s.models.filter((m) => m.tasks);
+  if (scored.length === 0) return '';
+  const tasks = scored[0].tasks!.map((t) => t.task);
+  const head = ['task', 'items', ...scored.flatMap((m) => [`${m.name} acc`, `${m.name} acc_norm`, `${m.name} experts / token`])];
+  const rows = tasks.map((task) => {
+    const cells = scored.flatMap((m) => {
+      const t = m.tasks!.find((x) => x.task === task);
+      return t ? [pm(t.acc, 3), pm(t.acc_norm, 3), t.mean_k ? pm(t.mean_k, 2) : 'dense'] : ['--', '--', '--'];
+    });
+    return [task, String(scored[0].tasks!.find((x) => x.task === task)!.items), ...cells];
+  });
+  return `<h3>Tasks</h3><p>Each item is scored by the log-likelihood of every choice given its context (acc: highest summed ` +
+    `log-likelihood; acc_norm: highest log-likelihood per byte of the choice); experts / token is the mean over MoE layers at the ` +
+    `positions that predict the choices' tokens. Chance is 1 / (number of choices). The bundled cloze items come from the ` +
+    `training corpus, so they measure fit, not generalisation.</p>` +
+    `<table class="tasks"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>` +
+    rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('') + '</tbody></table>';
+}
+
 function perSeedTable(s: Summary): string {
   const rows = s.models.flatMap((m) => m.runs.map((r) => [m.name, String(r.seed), String(r.steps), r.tokens.toLocaleString('en-US'), r.val_loss.toFixed(4),
     r.mean_k === null ? 'dense' : r.mean_k.toFixed(3), shortNumber(r.activated_params), r.tok_per_s === null ? '--' : Math.round(r.tok_per_s).toLocaleString('en-US')]));
@@ -147,7 +168,8 @@ export function renderReport(s: Summary): string {
 ${s.notes.map((n) => `<p class="note">${esc(n)}</p>`).join('')}</section>
 <section id="results"><h2>Results</h2>${table(s)}
 ${diffs ? `<h3>Differences in validation loss</h3><ul class="differences">${diffs}</ul>` : ''}
-${findings ? `<h3>The paper's findings, checked on these runs</h3><ul class="findings">${findings}</ul>` : ''}</section>
+${findings ? `<h3>The paper's findings, checked on these runs</h3><ul class="findings">${findings}</ul>` : ''}
+${taskTable(s)}</section>
 <section id="charts"><h2>Charts</h2>${charts(s).join('\n')}</section>
 <section id="seeds"><h2>Every run</h2>${perSeedTable(s)}<p>All numbers on this page are read from <code>summary.json</code>, which is gathered from each run's <code>metrics.jsonl</code>; nothing is estimated or copied from the paper.</p></section>
 <script>${SCRIPT}</script>

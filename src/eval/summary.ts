@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetricsLog, type MetricsRecord } from '../train/metrics.js';
 import type { ModelEvaluation } from './evaluate.js';
+import type { TaskEvaluation, TaskMetrics } from './tasks.js';
 
 export const SUMMARY_VERSION = 1;
 
@@ -63,6 +64,16 @@ export interface ModelSummary {
   /** From `evaluateModel` on the validation batches (null when no run has an eval.json). */
   per_source: SourceSummary[] | null;
   by_difficulty: DecileSummary[] | null;
+  /** Multiple-choice task scores (tasks.json beside each run), null when not evaluated. */
+  tasks: TaskSummary[] | null;
+}
+
+export interface TaskSummary {
+  task: string;
+  items: number;
+  acc: Stat;
+  acc_norm: Stat;
+  mean_k: Stat | null;
 }
 
 export interface SourceSummary {
@@ -145,6 +156,25 @@ export interface ModelInput {
   description: string;
   router: string | null;
   runs: RunInput[];
+}
+
+/** The task evaluation saved beside a run (tasks.json), or null. */
+export function readTaskEvaluation(dir: string): TaskEvaluation | null {
+  const path = join(dir, 'tasks.json');
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as TaskEvaluation;
+  } catch {
+    return null;
+  }
+}
+
+/** Per task: accuracy, length-normalised accuracy and experts per choice token, over seeds. */
+function taskSummary(evals: TaskEvaluation[]): TaskSummary[] {
+  return evals[0].tasks.map((t) => {
+    const all = evals.map((e) => e.tasks.find((x) => x.task === t.task)).filter((x): x is TaskMetrics => x !== undefined);
+    return { task: t.task, items: t.items, acc: stat(all.map((x) => x.acc)), acc_norm: stat(all.map((x) => x.acc_norm)), mean_k: statOrNull(all.map((x) => x.mean_k)) };
+  });
 }
 
 /** The evaluateModel result saved beside a run (eval.json), or null. */
@@ -246,6 +276,7 @@ export function summarizeModel(m: ModelInput): ModelSummary {
     });
   }
   const evals = m.runs.map((r) => readEvaluation(r.dir)).filter((e): e is ModelEvaluation => e !== null);
+  const taskEvals = m.runs.map((r) => readTaskEvaluation(r.dir)).filter((e): e is TaskEvaluation => e !== null);
   const val = runs.map((r) => r.val_loss);
   const tps = runs.map((r) => r.tok_per_s);
   return {
@@ -257,6 +288,7 @@ export function summarizeModel(m: ModelInput): ModelSummary {
     curve, layers,
     per_source: evals.length === runs.length ? perSourceSummary(evals) : null,
     by_difficulty: evals.length === runs.length ? decileSummary(evals) : null,
+    tasks: taskEvals.length === runs.length && taskEvals.length > 0 ? taskSummary(taskEvals) : null,
   };
 }
 

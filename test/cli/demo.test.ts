@@ -98,7 +98,10 @@ test('demo plumbing at test scale: four models, table, summary.json and report.h
   assert.equal(s.models[1].mean_k!.mean, 1);
   assert.equal(s.models[2].mean_k!.mean, 2);
   assert.equal(new Set(s.models.map((m) => m.runs[0].tokens)).size, 1, 'same token budget');
-  assert.ok(existsSync(join(out, 'report.html')));
+  // Every model scored on the bundled cloze tasks; Top-1 routes each choice token to exactly one expert.
+  assert.deepEqual(s.models[0].tasks!.map((t) => t.task), ['brown-cloze-easy', 'brown-cloze-hard', 'brown-cloze-medium']);
+  assert.equal(s.models[1].tasks![0].mean_k!.mean, 1);
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /<table class="tasks">/);
 });
 
 test('compare: Ctrl-C mid-plan keeps the finished run, and a rerun resumes the stopped one', async () => {

@@ -32,6 +32,7 @@ function model(name: string, router: string | null, description: string, losses:
     by_difficulty: Array.from({ length: 10 }, (_, i) => ({
       decile: i + 1, mean_loss: stat(losses.map(() => 0.5 + i)), mean_k: k ? stat(k.map((x) => (router === 'top_p' ? x - 0.3 + i * 0.06 : x))) : null,
     })),
+    tasks: [{ task: 'cloze-easy', items: 40, acc: stat(losses.map(() => 0.625)), acc_norm: stat(losses.map(() => 0.5)), mean_k: k ? stat(k) : null }],
   };
 }
 
@@ -80,6 +81,10 @@ test('the report has every chart with axes, units and a caption, and the honesty
   assert.match(html, /Harder inputs activate more experts<\/strong>: reproduced/);
   // Top-P within spread of Top-2 with fewer experts: reproduced, and says so with the numbers.
   assert.match(html, /Top-P matches Top-2 quality with fewer activated experts<\/strong>: reproduced/);
+  // The per-task table: accuracy (mean ± std over seeds) and experts per token for every model.
+  const tasks = /<table class="tasks">(.*?)<\/table>/s.exec(html);
+  assert.ok(tasks, 'task table');
+  assert.match(tasks[1], /<td>cloze-easy<\/td><td>40<\/td><td>0\.625 ± 0\.000<\/td><td>0\.500 ± 0\.000<\/td><td>dense<\/td>/);
 });
 
 test('one seed: spread not measured; Top-P worse than Top-2 is stated plainly', () => {
