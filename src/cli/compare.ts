@@ -21,6 +21,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { Command } from './command.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import { ProgressBar, formatDuration } from './progress.js';
+import { backendLabel } from './train.js';
 
 /** One model of a plan: a validated run configuration (its seed is replaced per run). */
 export interface PlanModel {
@@ -91,11 +92,6 @@ function runState(dir: string, run: RunConfig): RunState {
   }
   const last = readMetrics(dir).filter((r) => typeof r.val_loss === 'number').at(-1);
   return last && last.step >= run.train.steps ? 'done' : 'partial';
-}
-
-function backendLabel(): string {
-  const be = backend();
-  return be.name === 'native' ? `native/${be.isa}, ${be.threads()} threads` : 'reference (slow)';
 }
 
 /** Train every (model, seed) not yet finished, then gather summary.json and render report.html. */

@@ -215,7 +215,8 @@ export async function trainWithProgress(run: RunConfig, outDir: string, resume: 
   }
 }
 
-function backendLabel(): string {
+/** The backend in use, for progress lines. */
+export function backendLabel(): string {
   const be = backend();
   return be.name === 'native' ? `native/${be.isa}, ${be.threads()} threads` : 'reference (slow)';
 }

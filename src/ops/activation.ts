@@ -1,7 +1,7 @@
 // SwiGLU (Shazeer 2020, "GLU Variants Improve Transformer"): silu(gate) ⊙ up, and softmax.
 import { backend } from '../backend/index.js';
-import { needsGrad, output, record, scratch, type Tensor } from '../tensor/index.js';
-import { expectSameShape, lastDim } from './util.js';
+import { needsGrad, output, record, type Tensor } from '../tensor/index.js';
+import { expectSameShape, lastDim, gradTarget } from './util.js';
 
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
   expectSameShape('swiglu', gate, up);
@@ -12,8 +12,8 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   if (y.requiresGrad) {
     record(() => {
       if (!y.grad) return;
-      const dg = gate.requiresGrad ? gate.ensureGrad() : scratch(n).fill(0);
-      const du = up.requiresGrad ? up.ensureGrad() : scratch(n).fill(0);
+      const dg = gradTarget(gate);
+      const du = gradTarget(up);
       be.swigluBackward(dg, du, y.grad, gate.data, up.data, n);
     });
   }

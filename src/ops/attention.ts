@@ -2,7 +2,7 @@
 // softmax(q·kᵀ/sqrt(hd) + causal mask)·v per (batch, head); query head h reads kv head floor(h·nkv/nh).
 import { backend } from '../backend/index.js';
 import { ShapeError, needsGrad, output, record, scratch, type Tensor } from '../tensor/index.js';
-import { expectSize } from './util.js';
+import { expectSize, gradTarget } from './util.js';
 
 export interface AttentionDims {
   batch: number;
@@ -26,9 +26,9 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, d: AttentionDim
   if (y.requiresGrad) {
     record(() => {
       if (!y.grad) return;
-      const dq = q.requiresGrad ? q.ensureGrad() : scratch(q.size).fill(0);
-      const dk = k.requiresGrad ? k.ensureGrad() : scratch(k.size).fill(0);
-      const dv = v.requiresGrad ? v.ensureGrad() : scratch(v.size).fill(0);
+      const dq = gradTarget(q);
+      const dk = gradTarget(k);
+      const dv = gradTarget(v);
       be.attentionBackward(dq, dk, dv, y.grad, q.data, k.data, v.data, att, B, T, nh, nkv, hd);
     });
   }

@@ -6,8 +6,8 @@
 // and its weight gradient a per-expert TN GEMM; combine sends weights[i]·dy back to yPerm and
 // ⟨dy[rows[i]], yPerm[i]⟩ to the weights (from there the router's backward takes it to the logits).
 import { backend } from '../backend/index.js';
-import { ShapeError, shapeStr, isRecording, needsGrad, output, record, scratch, type Tensor } from '../tensor/index.js';
-import { expectSize } from './util.js';
+import { ShapeError, shapeStr, isRecording, needsGrad, output, record, type Tensor } from '../tensor/index.js';
+import { expectSize, gradTarget } from './util.js';
 
 /** x [T, D] → out [n, D] with out[i] = x[rows[i]]. */
 export function gatherRows(x: Tensor, rows: Int32Array): Tensor {
@@ -62,8 +62,8 @@ export function combineRows(x: Tensor, weights: Tensor, rows: Int32Array, T: num
   if (y.requiresGrad) {
     record(() => {
       if (!y.grad) return;
-      const dx = x.requiresGrad ? x.ensureGrad() : scratch(x.size).fill(0);
-      const dw = weights.requiresGrad ? weights.ensureGrad() : scratch(n).fill(0);
+      const dx = gradTarget(x);
+      const dw = gradTarget(weights);
       be.weightedScatterAddBackward(dx, dw, y.grad, x.data, rows, weights.data, n, D);
     });
   }

@@ -1,7 +1,7 @@
 // RMSNorm (Zhang & Sennrich 2019), as in LLaMA: y = x / sqrt(mean(x²) + eps) · w over the last axis.
 import { backend } from '../backend/index.js';
 import { ShapeError, shapeStr, needsGrad, output, record, scratch, type Tensor } from '../tensor/index.js';
-import { lastDim } from './util.js';
+import { lastDim, gradTarget } from './util.js';
 
 export function rmsnorm(x: Tensor, w: Tensor, eps: number): Tensor {
   const D = w.size;
@@ -15,8 +15,8 @@ export function rmsnorm(x: Tensor, w: Tensor, eps: number): Tensor {
     record(() => {
       if (!y.grad) return;
       // The kernel accumulates into both; an input that needs no gradient gets a throwaway buffer.
-      const dx = x.requiresGrad ? x.ensureGrad() : scratch(x.size).fill(0);
-      const dw = w.requiresGrad ? w.ensureGrad() : scratch(D).fill(0);
+      const dx = gradTarget(x);
+      const dw = gradTarget(w);
       be.rmsnormBackward(dx, dw, y.grad, x.data, w.data, rstd, T, D);
     });
   }
