@@ -14,7 +14,8 @@
       "native/loss.cc",
       "native/optim.cc",
       "native/dtype.cc",
-      "native/moe.cc"
+      "native/moe.cc",
+      "native/routing.cc"
     ],
     "moekit_cflags": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wno-unused-function"]
   },

@@ -160,6 +160,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_optim(env, exports);
   register_dtype(env, exports);
   register_moe(env, exports);
+  register_routing(env, exports);
   return exports;
 }
 

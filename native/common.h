@@ -85,5 +85,6 @@ void register_loss(napi_env env, napi_value exports);
 void register_optim(napi_env env, napi_value exports);
 void register_dtype(napi_env env, napi_value exports);
 void register_moe(napi_env env, napi_value exports);
+void register_routing(napi_env env, napi_value exports);
 
 }  // namespace moekit

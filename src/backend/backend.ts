@@ -134,6 +134,26 @@ export interface Backend {
   weightedScatterAddBackward(dx: F32, dweights: F32, dy: F32, x: F32, rows: I32, weights: F32,
     n: number, D: number): void;
 
+  // ---- MoE routing (spec moe-methods.md §1): the per-token work of a router, over all T tokens at once
+  /**
+   * Top-P selection (§1.1), token by token. probs[t, :] = softmax(logits[t, :]) (max-subtracted, float64
+   * exponentials and sums, float32 result); order[t, :] = the experts by probs descending, ties → lower
+   * index; count[t] = k_t = the fewest leading experts of order[t, :] whose cumulative probability,
+   * summed and compared in float32, exceeds p (`inclusive`: ≥ p, the paper's rule; else > p, the released
+   * code's) — the crossing expert included — or E when none does, then clamped to [minK, maxK]. Token t's experts are order[t, 0 .. count[t]) and their
+   * weights the raw probabilities. probs, order [T, E], count [T] (overwritten); needs minK <= maxK <= E.
+   */
+  topPRoute(probs: F32, order: I32, count: I32, logits: F32, T: number, E: number, p: number, inclusive: boolean,
+    minK: number, maxK: number): void;
+  /**
+   * Backward of raw-probability weights over a per-token selection (§1.2: the selection is a constant):
+   *   dlogits[t, j] += probs[t, j] · (g_j − Σ_i g_i probs[t, i]),
+   * g_e = dweights of token t's pair with expert e (0 for the experts it did not select); O(E) per token.
+   * The pairs are token-major as topPRoute lists them: token t's count[t] weights, for the experts
+   * order[t, 0 .. count[t]), follow those of the tokens before it; dweights [Σ count].
+   */
+  topPBackward(dlogits: F32, dweights: F32, probs: F32, order: I32, count: I32, T: number, E: number): void;
+
   // ---- storage dtypes (round to nearest even; NaN stays NaN) -------------------------------------
   f32ToBf16(dst: Uint16Array, src: F32, n: number): void;
   bf16ToF32(dst: F32, src: Uint16Array, n: number): void;
@@ -148,5 +168,6 @@ export const KERNEL_NAMES = [
   'swigluBackward', 'softmaxForward', 'softmaxBackward', 'crossEntropyForward',
   'crossEntropyBackward', 'adamw', 'sumSquares', 'scale', 'add', 'gatherRows', 'scatterAddRows',
   'groupedMatmul', 'groupedMatmulWeightGrad', 'weightedScatterAdd', 'weightedScatterAddBackward',
+  'topPRoute', 'topPBackward',
   'f32ToBf16', 'bf16ToF32', 'f32ToF16', 'f16ToF32',
 ] as const satisfies readonly (keyof Backend)[];

@@ -16,7 +16,6 @@ export { jitterFactors } from './routers/switch.js';
 export { randomHashTable, balancedHashTable, clusteredHashTable, dispersedHashTable, kMeans } from './hash_tables.js';
 export { balancedAssignment } from './routers/base.js';
 export { gumbelTemperature } from './routers/dense_to_sparse.js';
-export { topPCount } from './routers/top_p.js';
 export { MoELayer, type MoeLayerOptions, type MoeRouting } from './layer.js';
 export { GroupedExperts } from './experts.js';
 export { applyPooledAux, pooledAux, type DeferredAux } from './pooled.js';

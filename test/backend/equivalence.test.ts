@@ -12,13 +12,13 @@ import {
 import { TestRng, rand } from '../helpers.js';
 
 type Kernel = (typeof KERNEL_NAMES)[number];
-type Out = Float32Array | Uint16Array | number;
+type Out = Float32Array | Uint16Array | Int32Array | number;
 
 /** One run of a kernel: builds fresh inputs from its seed (so every backend gets the same), returns outputs. */
 interface Case {
   label: string;
   run(b: Backend): Record<string, Out>;
-  /** Relative tolerance (scaled by the output's mean magnitude); 0 = bit-exact. */
+  /** Relative tolerance (scaled by the output's mean magnitude); 0 = bit-exact. Int32Array outputs are always exact. */
   tol: number;
 }
 
@@ -365,6 +365,35 @@ function weightedScatterAddBackwardCases(): KernelCases {
   return { cases: SIZES.map((n, i) => one(n, SIZES[(i + 1) % 4])), big: one(600, 257) };
 }
 
+/** Top-P options per case: p, compare and a min/max clamp that stays within [1, E]. */
+function topPOptions(rng: TestRng, E: number) {
+  const minK = rng.int(1, Math.min(E, 3) + 1);
+  return { p: [0.1, 0.4, 0.7, 1][rng.int(0, 4)], inclusive: rng.int(0, 2) === 1, minK, maxK: rng.int(minK, E + 1) };
+}
+
+function topPRouteCases(): KernelCases {
+  // Logits of std 2 spread k over 1..E; probabilities agree to float32 rounding, selections exactly.
+  const one = (T: number, E: number) => mk(`T=${T} E=${E}`, TOL, (b, rng) => {
+    const { p, inclusive, minK, maxK } = topPOptions(rng, E);
+    const probs = rand(rng, T * E), order = ints(rng, T * E, -5, 5), count = ints(rng, T, -5, 5);
+    b.topPRoute(probs, order, count, rand(rng, T * E, -4, 4), T, E, p, inclusive, minK, maxK);
+    return { probs, order, count };
+  });
+  return { cases: SIZES.map((n, i) => one(n, SIZES[(i + 1) % 4])), big: one(2049, 33) };
+}
+
+function topPBackwardCases(): KernelCases {
+  const one = (T: number, E: number) => mk(`T=${T} E=${E}`, TOL, (b, rng) => {
+    const { p, inclusive, minK, maxK } = topPOptions(rng, E);
+    const probs = new Float32Array(T * E), order = new Int32Array(T * E), count = new Int32Array(T);
+    referenceBackend.topPRoute(probs, order, count, rand(rng, T * E, -4, 4), T, E, p, inclusive, minK, maxK);
+    const dlogits = rand(rng, T * E), dweights = rand(rng, count.reduce((s, k) => s + k, 0));
+    b.topPBackward(dlogits, dweights, probs, order, count, T, E);
+    return { dlogits };
+  });
+  return { cases: SIZES.map((n, i) => one(n, SIZES[(i + 1) % 4])), big: one(2049, 33) };
+}
+
 /** f32 inputs for the narrowing conversions: specials, rounding ties, f16 edges, random bit patterns. */
 function conversionInputs(rng: TestRng, n: number): Float32Array {
   const specials = [0, -0, 1, -1, Infinity, -Infinity, NaN, 65504, 65519.99, 65520, -65520, 1e6, 6.1e-5,
@@ -427,6 +456,8 @@ const CASES: Record<Kernel, () => KernelCases> = {
   groupedMatmulWeightGrad: groupedMatmulWeightGradCases,
   weightedScatterAdd: weightedScatterAddCases,
   weightedScatterAddBackward: weightedScatterAddBackwardCases,
+  topPRoute: topPRouteCases,
+  topPBackward: topPBackwardCases,
   f32ToBf16: () => narrowCases('f32ToBf16'),
   bf16ToF32: () => widenCases('bf16ToF32'),
   f32ToF16: () => narrowCases('f32ToF16'),
@@ -450,6 +481,10 @@ function assertClose(where: string, got: Record<string, Out>, want: Record<strin
       continue;
     }
     assert.equal(a.length, r.length, `${at}: length`);
+    if (r instanceof Int32Array) {
+      assert.deepEqual(a, r, `${at}: indices and counts are exact`);
+      continue;
+    }
     if (tol === 0) {
       const ab = a instanceof Float32Array ? new Uint32Array(a.buffer, a.byteOffset, a.length) : a;
       const rb = r instanceof Float32Array ? new Uint32Array(r.buffer, r.byteOffset, r.length) : r;
@@ -527,5 +562,12 @@ if (!native) {
     assert.throws(() => nat.adamw(f(2), f(2), f(2), f(2), 2, 1e-3, 0.9, 0.999, 1e-8, 0, 0, 1), /adamw.*step/);
     assert.throws(() => nat.softmaxForward(f(4), f(4), 2.5, 2), /softmaxForward.*integer/);
     assert.throws(() => nat.f32ToF16(new Uint16Array(2), f(3), 3), /f32ToF16.*argument 0/);
+    const i = (n: number) => new Int32Array(n);
+    assert.throws(() => nat.topPRoute(f(6), i(6), i(2), f(6), 2, 3, 0.4, false, 2, 1), /topPRoute.*minK <= maxK/);
+    assert.throws(() => nat.topPRoute(f(6), i(6), i(2), f(6), 2, 3, 0.4, false, 1, 4), /topPRoute.*maxK = 4, E = 3/);
+    assert.throws(() => nat.topPBackward(f(6), f(2), f(6), Int32Array.of(0, 3, 1, 0, 1, 2), Int32Array.of(2, 1), 2, 3),
+      /topPBackward.*order\[1\] = 3/);
+    assert.throws(() => nat.topPBackward(f(6), f(2), f(6), i(6), Int32Array.of(4, 0), 2, 3), /topPBackward.*count\[0\] = 4/);
+    assert.throws(() => nat.topPBackward(f(6), f(2), f(6), i(6), Int32Array.of(2, 1), 2, 3), /topPBackward.*argument 1/);
   });
 }

@@ -235,6 +235,25 @@ describe('gradcheck: SwiGLU, softmax, cross-entropy', () => {
     });
   });
 
+  it('Top-P raw-probability weights w.r.t. the logits, selection held constant (§1.2)', () => {
+    const rng = new TestRng(43);
+    const T = 5, E = 7;
+    const inputs = { logits: randn(rng, T * E, 2) };
+    const probs = new Float32Array(T * E), order = new Int32Array(T * E), count = new Int32Array(T);
+    ref.topPRoute(probs, order, count, inputs.logits, T, E, 0.4, false, 1, E);
+    const selected = Array.from(count).flatMap((k, t) => Array.from(order.subarray(t * E, t * E + k), (e) => t * E + e));
+    assert.ok(selected.length > T, 'some token selects several experts');
+    const scratchOrder = new Int32Array(T * E), scratchCount = new Int32Array(T);
+    assertGradcheck({
+      inputs,
+      forward: () => { // w = probs at the pairs first selected: k and S are constants (§1.2)
+        ref.topPRoute(probs, scratchOrder, scratchCount, inputs.logits, T, E, 0.4, false, 1, E);
+        return Float32Array.from(selected, (i) => probs[i]);
+      },
+      backward: (dw, g) => ref.topPBackward(g.logits, dw, probs, order, count, T, E),
+    });
+  });
+
   it('cross-entropy w.r.t. logits, with an ignored target; in place matches', () => {
     const rng = new TestRng(42);
     const T = 4, V = 7;

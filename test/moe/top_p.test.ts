@@ -2,8 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertClose, randn, TestRng } from '../helpers.js';
-import { entropyLoss, kPerToken, loadBalanceLoss, LOSS_COEFFICIENTS, parseRouterConfig, ROUTERS, topPCount, type TopPConfig } from '../../src/moe/index.js';
+import { entropyLoss, kPerToken, loadBalanceLoss, LOSS_COEFFICIENTS, parseRouterConfig, ROUTERS, softmaxRows, type TopPConfig } from '../../src/moe/index.js';
 import { Rng } from '../../src/tensor/index.js';
+import { backend, referenceBackend, setBackend, tryNativeBackend, type Backend } from '../../src/backend/index.js';
 import { logitsOf, routeWith } from './fixtures.js';
 
 const example = logitsOf([[0.5, 0.2, 0.2, 0.1], [0.1, 0.35, 0.3, 0.25], [0.28, 0.26, 0.24, 0.22]]);
@@ -51,13 +52,99 @@ test('§1.6: E = 8 cumulative 0.16, 0.31, 0.45 ⇒ k = 3', () => {
   assert.deepEqual(Array.from(out.assignment.expert), [0, 1, 2]);
 });
 
-test('§1.6: float32 boundary P = [0.4, 0.3, 0.2, 0.1], p = 0.4: gt ⇒ k = 2, ge ⇒ k = 1', () => {
-  const P = Float32Array.of(0.4, 0.3, 0.2, 0.1);
-  const order = Int32Array.of(0, 1, 2, 3);
-  assert.equal(topPCount(P, 0, 4, order, 0.4, 'gt'), 2);
-  assert.equal(topPCount(P, 0, 4, order, 0.4, 'ge'), 1);
+/** The Top-P kernel's backends: the reference, and the native build when it loads. */
+const BACKENDS: Backend[] = [referenceBackend, ...[tryNativeBackend()].filter((b) => b !== null)];
+
+/** Runs f with b as the process backend. */
+function using<R>(b: Backend, f: () => R): R {
+  const before = backend();
+  setBackend(b);
+  try { return f(); } finally { setBackend(before); }
+}
+
+test('§1.6: float32 boundary P = [0.4, 0.3, 0.2, 0.1], p = 0.4: gt ⇒ k = 2, ge ⇒ k = 1 (every backend)', () => {
+  const logits = Float32Array.from([4, 3, 2, 1], Math.log);
+  for (const b of BACKENDS) {
+    const probs = new Float32Array(4), order = new Int32Array(4), count = new Int32Array(1);
+    for (const [inclusive, k] of [[false, 2], [true, 1]] as const) {
+      b.topPRoute(probs, order, count, logits, 1, 4, 0.4, inclusive, 1, 4);
+      assert.equal(probs[0], Math.fround(0.4), `${b.name}: the first mass is 0.4 in float32`);
+      assert.deepEqual(Array.from(order), [0, 1, 2, 3], b.name);
+      assert.equal(count[0], k, `${b.name} ${inclusive ? 'ge' : 'gt'}`);
+    }
+    // through the router too, on this backend: compare gt keeps {0, 1}, ge keeps {0}
+    for (const [compare, experts] of [['gt', [0, 1]], ['ge', [0]]] as const) {
+      const a = using(b, () => routeWith({ type: 'top_p', top_p: 0.4, compare }, logits, 1, 4).out.assignment);
+      assert.deepEqual(Array.from(a.expert), experts, `${b.name} ${compare}`);
+    }
+  }
   // a float64 comparison would differ: 0.4f = 0.4000000059604645 > 0.4
-  assert.ok(P[0] > 0.4);
+  assert.ok(Math.fround(0.4) > 0.4);
+});
+
+/**
+ * §1.1 written out directly (the oracle for the kernels): softmax, experts by probability descending
+ * (ties → lower index), float32 cumulative mass until it exceeds p, clamp, raw weights.
+ */
+function topPByHand(logits: Float32Array, T: number, E: number, p: number, ge: boolean, minK: number, maxK: number) {
+  const P = softmaxRows(logits, T, E);
+  const pairs: { token: number; expert: number; weight: number; rank: number }[] = [];
+  for (let t = 0; t < T; t++) {
+    const order = Array.from({ length: E }, (_, j) => j).sort((a, b) => (P[t * E + b] - P[t * E + a]) || (a - b));
+    let k = E;
+    let c = 0;
+    for (let j = 0; j < E; j++) {
+      c = Math.fround(c + P[t * E + order[j]]);
+      if (ge ? c >= Math.fround(p) : c > Math.fround(p)) { k = j + 1; break; }
+    }
+    k = Math.min(Math.max(k, minK), maxK);
+    for (let r = 0; r < k; r++) pairs.push({ token: t, expert: order[r], weight: P[t * E + order[r]], rank: r });
+  }
+  return pairs;
+}
+
+test('§1.1: the router matches the rule written out, bit for bit, on every backend (odd T and E, gt/ge, clamps)', () => {
+  const rng = new TestRng(7);
+  for (const b of BACKENDS) {
+    for (const [T, E] of [[1, 1], [7, 7], [33, 33], [257, 7], [5, 257]]) {
+      for (const [p, compare, min_k, max_k] of [[0.4, 'gt', null, null], [0.7, 'ge', null, null], [0.2, 'gt', 1, Math.min(2, E)], [1, 'gt', Math.min(3, E), null]] as const) {
+        // tied probabilities too: logits on a coarse grid
+        const logits = Float32Array.from(randn(rng, T * E, 2), (z, i) => (i % 3 === 0 ? Math.round(z) : z));
+        const a = using(b, () => routeWith({ type: 'top_p', top_p: p, compare, min_k, max_k }, logits, T, E).out.assignment);
+        const want = topPByHand(logits, T, E, p, compare === 'ge', min_k ?? 1, max_k ?? E);
+        const where = `${b.name} T=${T} E=${E} p=${p} ${compare} [${min_k}, ${max_k}]`;
+        assert.deepEqual(Array.from(a.token), want.map((x) => x.token), where);
+        assert.deepEqual(Array.from(a.expert), want.map((x) => x.expert), where);
+        assert.deepEqual(Array.from(a.rank), want.map((x) => x.rank), where);
+        assert.deepEqual(Array.from(a.weight), want.map((x) => x.weight), where);
+      }
+    }
+  }
+});
+
+test('§1.2: the gradient w.r.t. the logits matches finite differences of Σ c·w (selection constant), every backend', () => {
+  const rng = new TestRng(11);
+  const T = 9, E = 7;
+  const logits = randn(rng, T * E, 1.5);
+  for (const b of BACKENDS) {
+    const { out } = using(b, () => routeWith({ type: 'top_p', top_p: 0.6 }, logits, T, E));
+    const a = out.assignment;
+    const c = randn(rng, a.token.length);
+    const dLogits = using(b, () => out.backward(c));
+    // L(z) = Σ_i c_i softmax(z)[t_i, e_i] over the pairs selected at z, in float64
+    const L = (z: Float32Array) => {
+      const P = softmaxRows(z, T, E, 1, new Float64Array(T * E));
+      return a.token.reduce((s, t, i) => s + c[i] * P[t * E + a.expert[i]], 0);
+    };
+    const h = 1e-3;
+    for (let i = 0; i < T * E; i++) {
+      const plus = logits.slice(), minus = logits.slice();
+      plus[i] += h;
+      minus[i] -= h;
+      const fd = (L(plus) - L(minus)) / (plus[i] - minus[i]);
+      assert.ok(Math.abs(dLogits[i] - fd) <= 1e-4 + 1e-3 * Math.abs(fd), `${b.name} dz[${i}]: ${dLogits[i]} vs ${fd}`);
+    }
+  }
 });
 
 test('§1.6: p = 1 keeps all 4 experts; p = 0 keeps the best one with weight P_max', () => {

@@ -15,6 +15,7 @@ import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './dtype.js';
 import {
   gatherRows, groupedMatmul, groupedMatmulWeightGrad, scatterAddRows, weightedScatterAdd, weightedScatterAddBackward,
 } from './moe.js';
+import { topPBackward, topPRoute } from './routing.js';
 
 export const referenceBackend: Backend = {
   name: 'reference',
@@ -46,6 +47,8 @@ export const referenceBackend: Backend = {
   groupedMatmulWeightGrad,
   weightedScatterAdd,
   weightedScatterAddBackward,
+  topPRoute,
+  topPBackward,
   f32ToBf16,
   bf16ToF32,
   f32ToF16,

@@ -1,4 +1,5 @@
 // The two weight gradients routers share (§0: selection masks are constants in backward).
+import { backend } from '../../backend/index.js';
 import type { Assignment } from '../assignment.js';
 import { softmaxBackward } from '../math.js';
 
@@ -13,6 +14,18 @@ export function pairGrid(a: Assignment, dWeight: Float32Array, T: number, E: num
 export function rawProbBackward(P: Float32Array, a: Assignment, dWeight: Float32Array, T: number, E: number,
   temperature = 1): Float32Array {
   return softmaxBackward(P, pairGrid(a, dWeight, T, E), T, E, 1 / temperature);
+}
+
+/**
+ * rawProbBackward for pairs listed token-major in each token's own order — token t's experts
+ * order[t, 0 .. k_t), as Top-P selects them (§1.2) — through the backend's O(E)-per-token kernel.
+ */
+export function rankedRawProbBackward(P: Float32Array, order: Int32Array, k: Int32Array, a: Assignment,
+  dWeight: Float32Array, T: number, E: number): Float32Array {
+  const dLogits = new Float32Array(T * E);
+  const live = a.dropped.includes(1) ? dWeight.map((g, i) => (a.dropped[i] ? 0 : g)) : dWeight; // §15: dropped pairs add 0
+  backend().topPBackward(dLogits, live, P, order, k, T, E);
+  return dLogits;
 }
 
 /** A token's normalisation set: its experts and their normalised weights. */

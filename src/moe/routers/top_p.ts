@@ -1,11 +1,11 @@
 // Top-P dynamic routing (spec §1; Huang, An et al., arXiv 2403.07652): each token activates the fewest
 // experts whose probability mass exceeds p — harder (flatter) tokens get more experts.
-import { AssignmentBuilder } from '../assignment.js';
+import { backend } from '../../backend/index.js';
+import { AssignmentBuilder, type Assignment } from '../assignment.js';
 import { applyCapacity, DROPLESS } from '../capacity.js';
 import { CAPACITY_KEYS, readCapacity, type CapacityConfig } from '../config.js';
 import { entropyLoss, loadBalanceLoss, LOSS_COEFFICIENTS, zLossTerm } from '../losses.js';
-import { descendingOrder, exceeds, softmaxRows } from '../math.js';
-import { rawProbBackward } from './backward.js';
+import { rankedRawProbBackward } from './backward.js';
 import type { RouterModule } from './types.js';
 
 export interface TopPConfig extends CapacityConfig {
@@ -27,16 +27,15 @@ export interface TopPConfig extends CapacityConfig {
 }
 
 /**
- * §1.1 step 3: k = min{ j : c_j > p } over the float32 cumulative sums c_j of the probabilities P[o..o+E)
- * in `order` (the crossing expert is included); no such j (p ≥ 1, rounding) ⇒ all E experts.
+ * Token t's experts order[t, 0 .. k_t) with their raw softmax probabilities as weights — never
+ * renormalised (§1.1 step 4) — as pairs, token-major and rank ascending.
  */
-export function topPCount(P: Float32Array, o: number, E: number, order: Int32Array, p: number, compare: 'gt' | 'ge'): number {
-  let cumulative = 0;
-  for (let j = 0; j < E; j++) {
-    cumulative = Math.fround(cumulative + P[o + order[j]]);
-    if (exceeds(cumulative, p, compare)) return j + 1;
+function selectedPairs(P: Float32Array, order: Int32Array, k: Int32Array, T: number, E: number): Assignment {
+  const pairs = new AssignmentBuilder();
+  for (let t = 0; t < T; t++) {
+    for (let r = 0; r < k[t]; r++) pairs.push(t, order[t * E + r], P[t * E + order[t * E + r]], r);
   }
-  return E;
+  return pairs.finish();
 }
 
 export const topP: RouterModule<TopPConfig> = {
@@ -60,18 +59,13 @@ export const topP: RouterModule<TopPConfig> = {
   },
 
   route(logits, T, E, config, ctx) {
-    const P = softmaxRows(logits, T, E); // [T, E] §1.1 step 1
-    const pairs = new AssignmentBuilder();
-    for (let t = 0; t < T; t++) {
-      const order = descendingOrder(P, t * E, E); // π, §1.1 step 2
-      const k = topPCount(P, t * E, E, order, config.top_p, config.compare);
-      const expertsPerToken = Math.min(Math.max(k, config.min_k ?? 1), config.max_k ?? E);
-      // weights = raw softmax probabilities, never renormalised (§1.1 step 4)
-      for (let r = 0; r < expertsPerToken; r++) pairs.push(t, order[r], P[t * E + order[r]], r);
-    }
-    const assignment = pairs.finish();
+    const P = new Float32Array(T * E);     // [T, E] softmax(z), §1.1 step 1
+    const order = new Int32Array(T * E);   // [T, E] π per token, §1.1 step 2
+    const k = new Int32Array(T);           // [T] k_t: the crossing expert included (step 3), clamped (§1.5)
+    backend().topPRoute(P, order, k, logits, T, E, config.top_p, config.compare === 'ge', config.min_k ?? 1, config.max_k ?? E);
+    const assignment = selectedPairs(P, order, k, T, E);
     const capacity = applyCapacity(assignment, T, E, ctx.capacity ?? DROPLESS, ctx.training); // §15 dynamic/static, A = Σ k_t
-    return { assignment, capacity, probs: P, backward: (dWeight) => rawProbBackward(P, assignment, dWeight, T, E) };
+    return { assignment, capacity, probs: P, backward: (dWeight) => rankedRawProbBackward(P, order, k, assignment, dWeight, T, E) };
   },
 
   auxLosses(out, logits, T, E, config) {
