@@ -44,6 +44,9 @@ test('§1.6: load balance with fNorm tokens and assignments, α·L_b', () => {
   assert.equal(byName.load_balance.coefficient, 1e-2);
   assert.equal(byName.entropy.coefficient, 1e-4);
   assertClose(byName.entropy.value, 1.302785);
+  // entropy_coef 0 (the LB-only recipe) leaves the dynamic loss out instead of computing it for nothing
+  const off = routeWith({ type: 'top_p', top_p: 0.4, entropy_coef: 0 }, logits, T, E).losses;
+  assert.deepEqual(off.map((l) => l.name), ['load_balance']);
 });
 
 test('§1.6: E = 8 cumulative 0.16, 0.31, 0.45 ⇒ k = 3', () => {

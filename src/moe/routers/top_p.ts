@@ -71,7 +71,9 @@ export const topP: RouterModule<TopPConfig> = {
   auxLosses(out, logits, T, E, config) {
     return [
       { name: 'load_balance', coefficient: config.load_balance_coef, ...loadBalanceLoss(logits, T, E, out.assignment, config.f_norm) },
-      { name: 'entropy', coefficient: config.entropy_coef, ...entropyLoss(logits, T, E) },
+      // the dynamic loss only when it is on (entropy_coef 0 is the LB-only recipe), like zLossTerm (§6);
+      // the router entropy is still reported by the statistics (§16)
+      ...(config.entropy_coef > 0 ? [{ name: 'entropy', coefficient: config.entropy_coef, ...entropyLoss(logits, T, E) }] : []),
       ...zLossTerm(config.z_loss_coef, logits, T, E),
     ];
   },
