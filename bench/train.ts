@@ -56,48 +56,70 @@ function timedBackend(be: Backend, clock: { seconds: number }): Backend {
   return timed as unknown as Backend;
 }
 
-function timeSteps(config: ModelConfig, steps: number, warmup: number): StepTimes {
-  // Each model starts with an empty buffer pool: buffers pooled by the previous model would sit in
-  // memory unused and make V8's collector work harder (they slowed the next model by up to 2× here).
-  clearPool();
-  const B = 8;
-  const T = 256;
+/** One model under training on the bench batch, with its timings so far. */
+interface Trainee {
+  model: DecoderLM;
+  opt: AdamW;
+  inputs: Int32Array;
+  targets: Int32Array;
+  times: StepTimes;
+  kSum: number;
+  kCount: number;
+}
+
+const B = 8;
+const T = 256;
+
+function trainee(config: ModelConfig): Trainee {
   const model = new DecoderLM(config, { seed: 0 });
   const opt = new AdamW(model.params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
   const rng = new Rng(1);
   const inputs = new Int32Array(B * T).map(() => rng.int(config.vocab_size));
   const targets = new Int32Array(B * T).map(() => rng.int(config.vocab_size));
-  const seconds: number[] = [];
-  const expertSeconds: number[] = [];
+  return { model, opt, inputs, targets, times: { seconds: [], expertSeconds: [], meanK: null }, kSum: 0, kCount: 0 };
+}
+
+/** One training step; recorded (time, expert time, k per token) unless it is a warm-up step. */
+function trainStep(t: Trainee, s: number, record: boolean, clock: { seconds: number }): void {
+  const t0 = performance.now();
+  clock.seconds = 0;
+  t.opt.zeroGrad();
+  withGraph((g) => {
+    const r = t.model.loss(t.inputs, t.targets, B, T, { training: true, step: s });
+    g.backward(r.loss);
+    for (const rep of r.reports) {
+      const routing = rep.routing as { T: number; output: { assignment: { token: Int32Array } } } | undefined;
+      if (routing && record) {
+        t.kSum += routing.output.assignment.token.length / routing.T;
+        t.kCount++;
+      }
+    }
+  });
+  const norm = t.opt.gradNorm();
+  t.opt.update(3e-4, norm > 1 ? 1 / norm : 1);
+  if (record) {
+    t.times.seconds.push((performance.now() - t0) / 1000);
+    t.times.expertSeconds.push(clock.seconds);
+    t.times.meanK = t.kCount > 0 ? t.kSum / t.kCount : null;
+  }
+}
+
+/**
+ * Trains the models side by side, their steps alternating (A B A B ...), so that models compared with
+ * each other see the same machine: on the shared 2-core machines the load changes within seconds, and
+ * timing one model after the other turned that drift into differences between them.
+ */
+function timeSteps(configs: ModelConfig[], steps: number, warmup: number): StepTimes[] {
+  // Each group starts with an empty buffer pool: buffers pooled by the previous models would sit in
+  // memory unused and make V8's collector work harder (they slowed the next model by up to 2× here).
+  clearPool();
+  const trainees = configs.map(trainee);
   const clock = { seconds: 0 };
   const be = backend();
   setBackend(timedBackend(be, clock));
-  let kSum = 0;
-  let kCount = 0;
-  for (let s = 0; s < warmup + steps; s++) {
-    const t0 = performance.now();
-    clock.seconds = 0;
-    opt.zeroGrad();
-    withGraph((g) => {
-      const r = model.loss(inputs, targets, B, T, { training: true, step: s });
-      g.backward(r.loss);
-      for (const rep of r.reports) {
-        const routing = rep.routing as { T: number; output: { assignment: { token: Int32Array } } } | undefined;
-        if (routing && s >= warmup) {
-          kSum += routing.output.assignment.token.length / routing.T;
-          kCount++;
-        }
-      }
-    });
-    const norm = opt.gradNorm();
-    opt.update(3e-4, norm > 1 ? 1 / norm : 1);
-    if (s >= warmup) {
-      seconds.push((performance.now() - t0) / 1000);
-      expertSeconds.push(clock.seconds);
-    }
-  }
+  for (let s = 0; s < warmup + steps; s++) for (const t of trainees) trainStep(t, s, s >= warmup, clock);
   setBackend(be);
-  return { seconds, expertSeconds, meanK: kCount > 0 ? kSum / kCount : null };
+  return trainees.map((t) => t.times);
 }
 
 export async function runTrainBench(opts: { threads: number; reps: number }): Promise<void> {
@@ -105,9 +127,11 @@ export async function runTrainBench(opts: { threads: number; reps: number }): Pr
   be.setThreads(opts.threads);
   const tokens = 8 * 256;
   const results: Record<string, StepTimes> = {};
+  const steps = Math.max(3, opts.reps);
+  [results.dense] = timeSteps([modelConfig(VARIANTS.dense)], steps, 2);
+  [results.top2, results.topp] = timeSteps([modelConfig(VARIANTS.top2), modelConfig(VARIANTS.topp)], steps, 2); // compared: side by side
   for (const [name, router] of Object.entries(VARIANTS)) {
-    const t = timeSteps(modelConfig(router), Math.max(3, opts.reps), 2);
-    results[name] = t;
+    const t = results[name];
     process.stdout.write(JSON.stringify({
       bench: 'train', model: name, backend: be.name, isa: be.isa, threads: be.threads(), tokens_per_step: tokens,
       steps: t.seconds.length, tok_per_s_median: Math.round(tokens / median(t.seconds)),
@@ -131,7 +155,7 @@ export async function runTrainBench(opts: { threads: number; reps: number }): Pr
   if (be.name !== 'reference') {
     // One step of the dense model on the reference backend, for the native/reference ratio.
     setBackend(referenceBackend);
-    const t = timeSteps(modelConfig(null), 1, 0);
+    const [t] = timeSteps([modelConfig(null)], 1, 0);
     process.stdout.write(JSON.stringify({
       bench: 'train', model: 'dense', backend: 'reference', isa: 'js', threads: 1, tokens_per_step: tokens, steps: 1,
       tok_per_s_median: Math.round(tokens / t.seconds[0]), step_ms_median: +(t.seconds[0] * 1000).toFixed(1),
