@@ -3,7 +3,8 @@
 // graph is released and are handed out again the next step. Sizes are rounded up to buckets of at
 // most 1/8 octave (≤ 12.5 % slack) and handed out as exact-length views, so buffers whose size varies
 // from step to step — MoE layers route a different number of (token, expert) pairs every step — still
-// find a warm buffer instead of faulting in fresh pages.
+// find a warm buffer instead of faulting in fresh pages; a request whose bucket is empty takes a buffer
+// from a larger bucket (up to 2×) before allocating.
 
 const free = new Map<number, Float32Array[]>();
 /** The full-size buffer behind each view handed out. */
@@ -17,13 +18,28 @@ export function bucketSize(n: number): number {
   return Math.ceil(n / step) * step;
 }
 
+/** Larger buckets a request may take a buffer from: up to one octave (≤ 2× the floats) above its own. */
+const LARGER_BUCKETS = 8;
+
+/**
+ * A free buffer of bucket `size`, else of the nearest larger bucket within an octave: a size that drifts
+ * downwards from step to step (an MoE layer's dispatched rows as the mean k falls) then reuses warm
+ * buffers instead of faulting in fresh pages for every new bucket it reaches.
+ */
+function takeFree(size: number): Float32Array | undefined {
+  for (let i = 0, s = size; i <= LARGER_BUCKETS; i++, s = bucketSize(s + 1)) {
+    const base = free.get(s)?.pop();
+    if (base) return base;
+  }
+  return undefined;
+}
+
 /** A buffer of exactly n floats with undefined contents. */
 export function acquire(n: number): Float32Array {
-  const size = bucketSize(n);
-  let base = free.get(size)?.pop();
+  let base = takeFree(bucketSize(n));
   if (base) pooledBytes -= base.byteLength;
-  else base = new Float32Array(size);
-  if (size === n) return base;
+  else base = new Float32Array(bucketSize(n));
+  if (base.length === n) return base;
   const view = base.subarray(0, n);
   baseOf.set(view, base);
   return view;
