@@ -10,7 +10,7 @@ import { record, type Rng, type Tensor } from '../tensor/index.js';
 import { Linear, SwiGLUMLP, type FeedForward, type FfnContext, type ParamBuilder } from '../nn/index.js';
 import { expertOffsets } from './assignment.js';
 import { weightedTotal } from './losses.js';
-import { createRouter, routedExperts, type Router, type RouterConfig, type RouterOutput } from './routers/index.js';
+import { createRouter, routedExperts, sharedExperts, type Router, type RouterConfig, type RouterOutput } from './routers/index.js';
 import { jitterFactors } from './routers/switch.js';
 import { GroupedExperts } from './experts.js';
 import { residualCombine } from './residual.js';
@@ -55,6 +55,8 @@ export interface MoeRouting {
 export class MoELayer implements FeedForward {
   readonly gate: Linear;
   readonly noise: Linear | null;
+  /** DeepSeek-V3 `mlp.gate.e_score_correction_bias` [E]: selection only, not trained by gradient. */
+  readonly selectionBias: Tensor | null;
   readonly experts: GroupedExperts;
   readonly shared: SwiGLUMLP | null;
   readonly residualMlp: SwiGLUMLP | null;
@@ -72,7 +74,11 @@ export class MoELayer implements FeedForward {
     // Noisy top-k (§3): W_noise starts at zero, so early training is noise with scale softplus(0).
     this.noise = opts.router.type === 'noisy_top_k' ? new Linear(b.pp('gate_noise'), opts.hidden, this.routed, 0) : null;
     this.experts = new GroupedExperts(b, this.routed, opts.hidden, opts.expertWidth, opts.initStd);
-    const shared = opts.router.type === 'deepseek' ? opts.router.shared_experts : 0;
+    // A buffer in HF (updated by DeepSeek-V3's aux-loss-free balancing, not by the optimizer).
+    this.selectionBias = opts.router.type === 'group_limited' && opts.router.correction_bias
+      ? b.pp('gate').param('e_score_correction_bias', [this.routed], { kind: 'zeros' }) : null;
+    if (this.selectionBias) this.selectionBias.requiresGrad = false;
+    const shared = sharedExperts(opts.router);
     // Shared experts (§13) always run and are unweighted: as HF does, one SwiGLU of K_s · expert width.
     this.shared = shared > 0 ? new SwiGLUMLP(b.pp('shared_experts'), opts.hidden, shared * opts.expertWidth, opts.initStd) : null;
     // Residual-MoE (§12, DeepSpeed naming): `mlp.residual_mlp.*` and `mlp.coefficient.{weight,bias}`.
@@ -92,7 +98,8 @@ export class MoELayer implements FeedForward {
     }
     const logits = linear(this.routerInput(u, ctx.training), this.gate.weight); // [T, E]
     const noise = this.noise ? linear(u, this.noise.weight) : null;      // [T, E]
-    const routerCtx = { training: ctx.training, rng: this.opts.rng, tokenIds: ctx.ids, step: ctx.step, noiseLogits: noise?.data };
+    const routerCtx = { training: ctx.training, rng: this.opts.rng, tokenIds: ctx.ids, step: ctx.step, noiseLogits: noise?.data,
+      selectionBias: this.selectionBias?.data };
     const out = this.router.route(logits.data, T, E, routerCtx);
     const a = out.assignment;
     const { order, offsets } = expertOffsets(a, T, E);
