@@ -4,4 +4,5 @@ export { Embedding } from './embedding.js';
 export { RMSNorm } from './rmsnorm.js';
 export { SwiGLUMLP } from './mlp.js';
 export { SelfAttention, type AttentionShape, type TokenLayout } from './attention.js';
+export { MultiHeadLatentAttention, mlaSoftmaxScale, type MlaShape } from './mla.js';
 export type { FeedForward, FfnContext, LayerReport } from './ffn.js';
