@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { backend } from '../backend/index.js';
 import { ConfigError } from '../tensor/index.js';
 import { ROUTER_TYPES, type RouterConfig } from '../moe/index.js';
-import { loadModel } from '../models/load.js';
+import { loadModel } from '../io/load.js';
 import { encodeDocuments, loadCorpus, splitDocuments, Tokenizer, ValidBatches, type Batch, type TokenStream } from '../data/index.js';
 import { parseDataConfig, parseTrainConfig } from '../train/config.js';
 import { evaluateModel, withRouter, type ModelEvaluation } from '../eval/evaluate.js';

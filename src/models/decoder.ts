@@ -8,8 +8,8 @@
 import { add, crossEntropy, ropeTables, linear, type CrossEntropyResult, type RopeTables } from '../ops/index.js';
 import { Rng, ShapeError, type Tensor } from '../tensor/index.js';
 import {
-  Embedding, Linear, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP, type FeedForward, type FfnContext,
-  type LayerReport, type ParamMap, type TokenLayout,
+  Embedding, Linear, MultiHeadLatentAttention, mlaSoftmaxScale, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP,
+  type FeedForward, type FfnContext, type LayerReport, type ParamMap, type TokenLayout,
 } from '../nn/index.js';
 import { MoELayer, applyPooledAux } from '../moe/index.js';
 import { expertsPerLayer, type ModelConfig } from './config.js';
@@ -27,6 +27,7 @@ export const defaultFfn: FfnFactory = (b, layer, c, routingRng) => {
       auxScale: c.moe.router_aux_loss_reduction === 'mean' ? 1 / moeLayers : 1,
       pooledAux: c.moe.router_aux_loss_reduction === 'pooled',
       residual: c.moe.residual, residualWidth: c.intermediate_size, expertDropout: c.moe.expert_dropout,
+      sharedWidth: c.moe.shared_expert_intermediate_size, sharedGate: c.moe.shared_expert_gate,
     });
   }
   const mlp = new SwiGLUMLP(b, c.hidden_size, c.intermediate_size, c.initializer_range);
@@ -48,15 +49,22 @@ export interface LossResult extends CrossEntropyResult {
 
 class DecoderBlock {
   readonly inputNorm: RMSNorm;
-  readonly attn: SelfAttention;
+  readonly attn: SelfAttention | MultiHeadLatentAttention;
   readonly postAttnNorm: RMSNorm;
   readonly ffn: FeedForward;
 
   constructor(b: ParamBuilder, readonly layer: number, c: ModelConfig, ffn: FfnFactory, routingRng: Rng) {
     this.inputNorm = new RMSNorm(b.pp('input_layernorm'), c.hidden_size, c.rms_norm_eps);
-    this.attn = new SelfAttention(b.pp('self_attn'), {
+    const m = c.mla;
+    this.attn = m ? new MultiHeadLatentAttention(b.pp('self_attn'), {
+      hidden: c.hidden_size, heads: c.num_attention_heads, qLoraRank: m.q_lora_rank, kvLoraRank: m.kv_lora_rank,
+      qkNopeDim: m.qk_nope_head_dim, qkRopeDim: m.qk_rope_head_dim, vHeadDim: m.v_head_dim,
+      ropeInterleave: m.rope_interleave, scale: mlaSoftmaxScale(m.qk_nope_head_dim + m.qk_rope_head_dim), bias: c.attention_bias,
+    }, c.initializer_range) : new SelfAttention(b.pp('self_attn'), {
       hidden: c.hidden_size, heads: c.num_attention_heads, kvHeads: c.num_key_value_heads, headDim: c.head_dim,
-    }, c.initializer_range);
+    }, c.initializer_range, {
+      qkvBias: c.attention_bias || c.qkv_bias, outBias: c.attention_bias, qkNorm: c.qk_norm, eps: c.rms_norm_eps,
+    });
     this.postAttnNorm = new RMSNorm(b.pp('post_attention_layernorm'), c.hidden_size, c.rms_norm_eps);
     this.ffn = ffn(b.pp('mlp'), layer, c, routingRng);
   }

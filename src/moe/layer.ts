@@ -5,7 +5,7 @@
 //   is added to dL/dz.
 // Gradients reach the router through the combine weights (router.backward: §0, selection is constant)
 // and through the aux losses.
-import { add, addBias, combineRows, customLeaf, gatherRows, linear, scaleBy } from '../ops/index.js';
+import { add, addBias, combineRows, customLeaf, gatherRows, linear, scaleBy, sigmoidGate } from '../ops/index.js';
 import { record, type Rng, type Tensor } from '../tensor/index.js';
 import { Linear, SwiGLUMLP, type FeedForward, type FfnContext, type ParamBuilder } from '../nn/index.js';
 import { expertOffsets } from './assignment.js';
@@ -41,6 +41,10 @@ export interface MoeLayerOptions {
   residualWidth: number;
   /** Dropout probability on the experts' hidden activations in training (§5); 0 = off. */
   expertDropout: number;
+  /** Width of an always-on shared expert (Qwen2-MoE, DeepSeekMoE as HF stores it); 0 = none. */
+  sharedWidth: number;
+  /** Scale the shared expert by sigmoid(u·w_g) (Qwen2-MoE `shared_expert_gate`). */
+  sharedGate: boolean;
 }
 
 /** What an MoE layer exposes of one forward pass, for statistics (§16). */
@@ -59,6 +63,8 @@ export class MoELayer implements FeedForward {
   readonly selectionBias: Tensor | null;
   readonly experts: GroupedExperts;
   readonly shared: SwiGLUMLP | null;
+  /** Qwen2-MoE's shared-expert gate `shared_expert_gate.weight` [1, d]. */
+  readonly sharedGate: Linear | null;
   readonly residualMlp: SwiGLUMLP | null;
   /** Residual-MoE coefficient Linear with bias (`learned`): weight [2, d], bias [2]. */
   readonly coefficient: { weight: Tensor; bias: Tensor } | null;
@@ -78,9 +84,11 @@ export class MoELayer implements FeedForward {
     this.selectionBias = opts.router.type === 'group_limited' && opts.router.correction_bias
       ? b.pp('gate').param('e_score_correction_bias', [this.routed], { kind: 'zeros' }) : null;
     if (this.selectionBias) this.selectionBias.requiresGrad = false;
-    const shared = sharedExperts(opts.router);
-    // Shared experts (§13) always run and are unweighted: as HF does, one SwiGLU of K_s · expert width.
-    this.shared = shared > 0 ? new SwiGLUMLP(b.pp('shared_experts'), opts.hidden, shared * opts.expertWidth, opts.initStd) : null;
+    // Shared experts always run, unweighted (§13): DeepSeek fuses K_s of the routed width into one SwiGLU
+    // as HF does; Qwen2-MoE has one of its own width.
+    const shared = sharedExperts(opts.router) > 0 ? sharedExperts(opts.router) * opts.expertWidth : opts.sharedWidth;
+    this.shared = shared > 0 ? new SwiGLUMLP(b.pp('shared_experts'), opts.hidden, shared, opts.initStd) : null;
+    this.sharedGate = opts.sharedGate ? new Linear(b.pp('shared_expert_gate'), opts.hidden, 1, opts.initStd) : null;
     // Residual-MoE (§12, DeepSpeed naming): `mlp.residual_mlp.*` and `mlp.coefficient.{weight,bias}`.
     this.residualMlp = opts.residual ? new SwiGLUMLP(b.pp('residual_mlp'), opts.hidden, opts.residualWidth, opts.initStd) : null;
     this.coefficient = opts.residual === 'learned' ? {
@@ -120,7 +128,10 @@ export class MoELayer implements FeedForward {
     const dropout = ctx.training && this.opts.expertDropout > 0 ? { p: this.opts.expertDropout, rng: this.opts.rng } : null;
     const yPerm = this.experts.forward(gatherRows(u, rows), offsets, dropout); // [n, d]
     let y = combineRows(yPerm, w, rows, T);                              // [T, d]
-    if (this.shared) y = add(y, this.shared.forward(u));
+    if (this.shared) {
+      const s = this.shared.forward(u); // [T, d]
+      y = add(y, this.sharedGate ? sigmoidGate(s, this.sharedGate.forward(u)) : s);
+    }
     if (this.residualMlp) {
       const c = this.coefficient;
       const coefLogits = c ? addBias(linear(u, c.weight), c.bias) : null; // [T, 2]

@@ -35,6 +35,8 @@ export interface MlaShape {
   ropeInterleave: boolean;
   /** Softmax scale (mlaSoftmaxScale). */
   scale: number;
+  /** Biases on q_a_proj, kv_a_proj_with_mqa and o_proj (HF attention_bias; the other projections have none). */
+  bias: boolean;
 }
 
 /** YaRN's attention-temperature factor 0.1·m·ln(s) + 1 (1 when s <= 1), as DeepSeek's code defines it. */
@@ -75,19 +77,20 @@ export class MultiHeadLatentAttention {
     }
     if (dr % 2 !== 0) throw new ConfigError(`MLA: qk_rope_head_dim must be even for RoPE, got ${dr}`);
     const dk = dn + dr;
+    const bias = shape.bias;
     if (qLoraRank === null) {
       this.q = new Linear(b.pp('q_proj'), hidden, nh * dk, std);
       this.qA = this.qANorm = this.qB = null;
     } else {
       this.q = null;
-      this.qA = new Linear(b.pp('q_a_proj'), hidden, qLoraRank, std);
+      this.qA = new Linear(b.pp('q_a_proj'), hidden, qLoraRank, std, bias);
       this.qANorm = new RMSNorm(b.pp('q_a_layernorm'), qLoraRank, LATENT_NORM_EPS);
       this.qB = new Linear(b.pp('q_b_proj'), qLoraRank, nh * dk, std);
     }
-    this.kvA = new Linear(b.pp('kv_a_proj_with_mqa'), hidden, kvr + dr, std);
+    this.kvA = new Linear(b.pp('kv_a_proj_with_mqa'), hidden, kvr + dr, std, bias);
     this.kvANorm = new RMSNorm(b.pp('kv_a_layernorm'), kvr, LATENT_NORM_EPS);
     this.kvB = new Linear(b.pp('kv_b_proj'), kvr, nh * (dn + dv), std);
-    this.o = new Linear(b.pp('o_proj'), nh * dv, hidden, std);
+    this.o = new Linear(b.pp('o_proj'), nh * dv, hidden, std, bias);
 
     // rope column order: de-interleaved (0, 2, 4, …, 1, 3, 5, …) or as stored
     const ropeOrder = range(dr, (j) => (shape.ropeInterleave ? (j < dr / 2 ? 2 * j : 2 * (j - dr / 2) + 1) : j));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noGrad, ConfigError } from '../../src/tensor/index.js';
 import { DecoderLM } from '../../src/models/index.js';
-import { loadModel, ModelLoadError } from '../../src/models/load.js';
+import { loadModel, ModelLoadError } from '../../src/io/load.js';
 import { parseRunConfig } from '../../src/train/config.js';
 import { train, evaluate } from '../../src/train/trainer.js';
 import { byDifficulty, evaluateModel, perSource, withRouter, type TokenRecords } from '../../src/eval/evaluate.js';

@@ -1,0 +1,56 @@
+// DeepSeek-V3 checkpoints (transformers 5.17 fixture, shared/fixtures/deepseek_v3): MLA attention, a dense
+// first layer, group-limited sigmoid routing with the selection bias, a shared expert — logits at every
+// position, experts and weights per token and layer, LM loss and the greedy continuation; and the
+// deepseek_v2 / deepseek_v3 config mapping.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HfConfigReader } from '../../src/io/hf/index.js';
+import { deepseekV2, deepseekV3 } from '../../src/io/hf/deepseek_v2.js';
+import { parseModelConfig } from '../../src/models/index.js';
+import { ConfigError } from '../../src/tensor/index.js';
+import { checkTransformersFixture, fixtureSkip, readReference } from './hf_fixture.js';
+
+test('deepseek_v3: logits, experts and weights per token and layer, LM loss, greedy tokens', { skip: fixtureSkip('deepseek_v3') }, () => {
+  const { loaded } = checkTransformersFixture('deepseek_v3');
+  assert.equal(loaded.architecture.modelType, 'deepseek_v3');
+  const ref = readReference('deepseek_v3');
+  assert.deepEqual(loaded.model.moeLayers().map((l) => l.layer), ref.moe_layers, 'layer 0 dense (first_k_dense_replace 1)');
+  const moe = loaded.model.moeLayers()[0];
+  assert.ok(moe.selectionBias && moe.selectionBias.data.some((b) => b !== 0), 'e_score_correction_bias loaded');
+  assert.equal(moe.shared?.gate.weight.shape[0], 16, 'one shared expert of moe_intermediate_size');
+});
+
+const base = {
+  vocab_size: 50, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 4, num_attention_heads: 2,
+  q_lora_rank: null, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 4, v_head_dim: 6,
+  n_routed_experts: 8, n_shared_experts: 2, moe_intermediate_size: 6, num_experts_per_tok: 2,
+};
+const map = (arch: typeof deepseekV2, raw: object) => parseModelConfig(arch.config(new HfConfigReader(raw as Record<string, unknown>, 'config.json')), 'config.json');
+
+test('deepseek_v2 config: softmax group_limited_greedy, MoE layers from first_k_dense_replace and moe_layer_freq', () => {
+  const c = map(deepseekV2, { ...base, topk_method: 'group_limited_greedy', n_group: 4, topk_group: 2, routed_scaling_factor: 16,
+    first_k_dense_replace: 1, moe_layer_freq: 2 });
+  assert.deepEqual(c.mla, { q_lora_rank: null, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 4, v_head_dim: 6, rope_interleave: true });
+  assert.equal(c.head_dim, 4, 'RoPE tables for the rope slice');
+  assert.deepEqual(c.moe!.moe_layers, [2]);
+  assert.equal(c.moe!.shared_expert_intermediate_size, 12);
+  assert.deepEqual(c.moe!.router, { type: 'group_limited', shared_experts: 0, k: 2, scoring: 'softmax', n_group: 4, topk_group: 2,
+    group_score: 'max', renormalize: false, routed_scaling_factor: 16, correction_bias: false, balance_coef: 0.001,
+    capacity_factor: null, eval_capacity_factor: null, capacity_mode: 'dynamic', k_ref: null, min_capacity: 0, bpr: false });
+  const greedy = map(deepseekV2, { ...base, n_group: null, topk_group: null });
+  assert.deepEqual([greedy.moe!.router.type === 'group_limited' && greedy.moe!.router.n_group, greedy.moe!.moe_layers], [1, [0, 1, 2, 3]]);
+});
+
+test('deepseek configs refuse what moekit would compute differently', () => {
+  const refused: [typeof deepseekV2, object, RegExp][] = [
+    [deepseekV2, { norm_topk_prob: true }, /"norm_topk_prob" = true is not supported: transformers ignores/],
+    [deepseekV2, { topk_method: 'noaux_tc' }, /"topk_method" = "noaux_tc" is not supported/],
+    [deepseekV2, { scoring_func: 'sigmoid' }, /"scoring_func" = "sigmoid" is not supported/],
+    [deepseekV3, { scoring_func: 'softmax' }, /"scoring_func" = "softmax" is not supported/],
+    [deepseekV3, { n_group: 3, topk_group: 1 }, /"n_group" \(3\) must divide the 8 routed experts/],
+    [deepseekV3, { rope_scaling: { type: 'linear', factor: 2 } }, /rope type "linear" is not supported/],
+  ];
+  for (const [arch, extra, message] of refused) {
+    assert.throws(() => map(arch, { ...base, n_group: 4, topk_group: 2, ...extra }), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(extra));
+  }
+});
