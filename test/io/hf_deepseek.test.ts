@@ -1,12 +1,15 @@
-// DeepSeek-V3 checkpoints (transformers 5.17 fixture, shared/fixtures/deepseek_v3): MLA attention, a dense
-// first layer, group-limited sigmoid routing with the selection bias, a shared expert — logits at every
-// position, experts and weights per token and layer, LM loss and the greedy continuation; and the
-// deepseek_v2 / deepseek_v3 config mapping.
+// DeepSeek-V2/V3 checkpoints made by transformers — V3: shared/fixtures/deepseek_v3 (MLA with q LoRA, a
+// dense first layer, group-limited sigmoid routing with the selection bias, one shared expert); V2:
+// test/fixtures/deepseek_v2 (scripts/ref/deepseek_v2.py: plain q_proj, v_head_dim > qk head dim, attention
+// biases, softmax group_limited_greedy × routed_scaling_factor, two shared experts) — logits at every
+// position, experts and weights per token and layer, LM loss and the greedy continuation; and the config
+// mappings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HfConfigReader } from '../../src/io/hf/index.js';
 import { deepseekV2, deepseekV3 } from '../../src/io/hf/deepseek_v2.js';
 import { parseModelConfig } from '../../src/models/index.js';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../src/tensor/index.js';
 import { checkTransformersFixture, fixtureSkip, readReference } from './hf_fixture.js';
 
@@ -18,6 +21,16 @@ test('deepseek_v3: logits, experts and weights per token and layer, LM loss, gre
   const moe = loaded.model.moeLayers()[0];
   assert.ok(moe.selectionBias && moe.selectionBias.data.some((b) => b !== 0), 'e_score_correction_bias loaded');
   assert.equal(moe.shared?.gate.weight.shape[0], 16, 'one shared expert of moe_intermediate_size');
+});
+
+test('deepseek_v2: logits, experts and weights per token and layer, LM loss, greedy tokens', () => {
+  // dist/test/io/ → the repository root → test/fixtures
+  const dir = fileURLToPath(new URL('../../../test/fixtures/deepseek_v2/', import.meta.url));
+  const { loaded } = checkTransformersFixture('deepseek_v2', dir);
+  assert.equal(loaded.architecture.modelType, 'deepseek_v2');
+  assert.deepEqual(loaded.model.moeLayers().map((l) => l.layer), [1, 2, 3]);
+  assert.ok(loaded.model.params.has('model.layers.0.self_attn.o_proj.bias'), 'attention_bias');
+  assert.equal(loaded.model.moeLayers()[0].shared?.gate.weight.shape[0], 16, 'two shared experts of moe_intermediate_size');
 });
 
 const base = {

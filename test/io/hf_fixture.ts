@@ -18,8 +18,8 @@ export function fixtureSkip(name: string): string | false {
   return existsSync(fixtureDir(name)) ? false : `fixtures not found at ${fixtureDir(name)}`;
 }
 
-export function readReference(name: string): any {
-  return JSON.parse(readFileSync(fixtureDir(name) + 'reference.json', 'utf8'));
+export function readReference(name: string, dir = fixtureDir(name)): any {
+  return JSON.parse(readFileSync(dir + 'reference.json', 'utf8'));
 }
 
 /** Logits [T, V] and the layer reports of one sequence (batch 1). */
@@ -74,10 +74,10 @@ export function greedy(loaded: LoadedModel, prompt: readonly number[], n: number
   return ids.slice(prompt.length);
 }
 
-/** Every check of a transformers fixture (reference.json `sequences`, `greedy`). */
-export function checkTransformersFixture(name: string): { loaded: LoadedModel; reports: LayerReport[][] } {
-  const loaded = loadModel(fixtureDir(name));
-  const ref = readReference(name);
+/** Every check of a transformers fixture (reference.json `sequences`, `greedy`) in `dir` (default: shared). */
+export function checkTransformersFixture(name: string, dir = fixtureDir(name)): { loaded: LoadedModel; reports: LayerReport[][] } {
+  const loaded = loadModel(dir);
+  const ref = readReference(name, dir);
   const V = loaded.config.vocab_size;
   const allReports: LayerReport[][] = [];
   for (const [s, seq] of (ref.sequences as any[]).entries()) {
