@@ -165,6 +165,9 @@ export function parseModelConfig(raw: unknown, where = 'model config'): ModelCon
   }
   if (o.hidden_act !== undefined && o.hidden_act !== 'silu') fail(where, 'hidden_act', `must be "silu", got ${JSON.stringify(o.hidden_act)}`);
   if (o.rope_scaling !== undefined && o.rope_scaling !== null) fail(where, 'rope_scaling', 'is not supported yet (only null)');
+  const ropeType = (o.rope_parameters as { rope_type?: unknown } | undefined)?.rope_type;
+  if (ropeType !== undefined && ropeType !== 'default') fail(where, 'rope_parameters', `rope_type ${JSON.stringify(ropeType)} is not supported (only "default")`);
+  if (o.mlp_bias === true) fail(where, 'mlp_bias', 'is not supported (MLP layers without bias only)');
 
   const heads = positiveInt(where, 'num_attention_heads', o.num_attention_heads);
   const hidden = positiveInt(where, 'hidden_size', o.hidden_size);

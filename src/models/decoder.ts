@@ -11,7 +11,7 @@ import {
   Embedding, Linear, MultiHeadLatentAttention, mlaSoftmaxScale, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP,
   type FeedForward, type FfnContext, type LayerReport, type ParamMap, type TokenLayout,
 } from '../nn/index.js';
-import { MoELayer, applyPooledAux } from '../moe/index.js';
+import { MoELayer, applyPooledAux, parseRouterConfig, type RouterConfig } from '../moe/index.js';
 import { expertsPerLayer, type ModelConfig } from './config.js';
 
 export type FfnFactory = (b: ParamBuilder, layer: number, config: ModelConfig, routingRng: Rng) => FeedForward;
@@ -134,6 +134,27 @@ export class DecoderLM {
     const reports: LayerReport[] = [];
     const ce = crossEntropy(this.forward(inputs, batch, seq, run, reports), targets);
     return { ...ce, reports, auxTotal: reports.reduce((s, r) => s + r.auxTotal, 0) };
+  }
+
+  /**
+   * Route every MoE layer with `router` (a router config object, validated against each layer's expert
+   * count), keeping the parameters; returns the router configs it replaced, for `restoreRouters`.
+   */
+  setRouter(router: unknown): RouterConfig[] {
+    const moe = this.config.moe;
+    const layers = this.moeLayers();
+    if (!moe || layers.length === 0) throw new ConfigError('a router override needs an MoE model; this model is dense (no MoE layers)', 'drop --router');
+    const configs = layers.map((l) => parseRouterConfig(router, l.opts.numExperts, `router override (layer ${l.layer})`));
+    const previous = layers.map((l) => l.opts.router);
+    layers.forEach((l, i) => l.setRouter(configs[i]));
+    moe.router = configs[0];
+    return previous;
+  }
+
+  /** Undo setRouter with the configs it returned. */
+  restoreRouters(previous: readonly RouterConfig[]): void {
+    this.moeLayers().forEach((l, i) => l.setRouter(previous[i]));
+    this.config.moe!.router = previous[0];
   }
 
   /** The MoE layers, in depth order. */

@@ -6,7 +6,7 @@
 // Gradients reach the router through the combine weights (router.backward: §0, selection is constant)
 // and through the aux losses.
 import { add, addBias, combineRows, customLeaf, gatherRows, linear, scaleBy, sigmoidGate } from '../ops/index.js';
-import { record, type Rng, type Tensor } from '../tensor/index.js';
+import { ConfigError, record, type Rng, type Tensor } from '../tensor/index.js';
 import { Linear, SwiGLUMLP, type FeedForward, type FfnContext, type ParamBuilder } from '../nn/index.js';
 import { expertOffsets } from './assignment.js';
 import { weightedTotal } from './losses.js';
@@ -68,7 +68,7 @@ export class MoELayer implements FeedForward {
   readonly residualMlp: SwiGLUMLP | null;
   /** Residual-MoE coefficient Linear with bias (`learned`): weight [2, d], bias [2]. */
   readonly coefficient: { weight: Tensor; bias: Tensor } | null;
-  readonly router: Router;
+  router: Router;
   readonly routed: number;
   private warnedNonCausal = false;
 
@@ -95,6 +95,22 @@ export class MoELayer implements FeedForward {
       weight: b.pp('coefficient').param('weight', [2, opts.hidden], { kind: 'normal', std: opts.initStd }),
       bias: b.pp('coefficient').param('bias', [2], { kind: 'zeros' }),
     } : null;
+  }
+
+  /**
+   * Route with another router from now on, keeping every parameter (inference-time override: Top-P on a
+   * top-k checkpoint, another k). Refused when the router needs parameters or experts the layer lacks.
+   */
+  setRouter(config: RouterConfig): void {
+    if (routedExperts(config, this.opts.numExperts) !== this.routed) {
+      throw new ConfigError(`layer ${this.layer}: the ${config.type} router would route ${routedExperts(config, this.opts.numExperts)} experts; this layer has ${this.routed} routed experts`);
+    }
+    if (config.type === 'noisy_top_k' && !this.noise) {
+      throw new ConfigError(`layer ${this.layer}: noisy_top_k needs the noise weights (mlp.gate_noise) this model was not trained with`);
+    }
+    this.router = createRouter(config);
+    this.opts.router = config;
+    this.warnedNonCausal = false;
   }
 
   forward(u: Tensor, ctx: FfnContext): Tensor {

@@ -76,7 +76,6 @@ export class HfConfigReader {
     this.unsupported('hidden_act', (v) => v === 'silu', 'only SwiGLU with silu');
     this.unsupported('mlp_bias', (v) => v === false, 'MLP biases');
     this.unsupported('partial_rotary_factor', (v) => v === 1, 'partial RoPE');
-    this.unsupported('sliding_window', (v) => typeof v === 'number' && v >= this.int('max_position_embeddings', 2048), 'sliding-window attention');
     const eos = this.raw.eos_token_id;
     return {
       vocab_size: this.int('vocab_size'),

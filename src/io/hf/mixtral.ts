@@ -7,6 +7,7 @@ export const mixtral: HfArchitecture = {
   modelType: 'mixtral',
   architecture: 'MixtralForCausalLM',
   config(r) {
+    r.unsupported('sliding_window', (v) => typeof v === 'number' && v >= r.int('max_position_embeddings', 2048), 'sliding-window attention');
     return {
       ...r.llamaBase({ eps: 1e-5, theta: 1e6 }),
       num_experts: r.int('num_local_experts', 8),

@@ -10,7 +10,8 @@ function qwenMoe(r: HfConfigReader, defaults: { experts: number; k: number; widt
   const layers = r.int('num_hidden_layers');
   const step = r.int('decoder_sparse_step', 1);
   const denseOnly = new Set(r.intList('mlp_only_layers'));
-  const experts = r.int('num_experts', defaults.experts);
+  // transformers 5 writes Qwen3-MoE's expert count as num_local_experts.
+  const experts = r.has('num_experts') ? r.int('num_experts') : r.int('num_local_experts', defaults.experts);
   const moeLayers = experts > 0 && step > 0
     ? Array.from({ length: layers }, (_, l) => l).filter((l) => !denseOnly.has(l) && (l + 1) % step === 0) : [];
   if (moeLayers.length === 0) return {};
