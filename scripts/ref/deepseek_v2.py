@@ -1,6 +1,6 @@
 """Reference outputs of a tiny DeepseekV2ForCausalLM (transformers, float32, eager) for moekit's tests.
 
-Writes test/fixtures/deepseek_v2/{config.json, model.safetensors, reference.json} in the layout of
+Writes test/fixtures/hf/deepseek_v2/{config.json, model.safetensors, reference.json} in the layout of
 shared/fixtures (see its README): logits at every position, per MoE layer the router logits and the
 experts/weights the model multiplied its experts by, the LM loss and 8 greedy tokens.
 
@@ -18,7 +18,7 @@ import torch
 import transformers
 from transformers import DeepseekV2Config, DeepseekV2ForCausalLM
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures", "deepseek_v2")
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures", "hf", "deepseek_v2")
 SEED = int(sys.argv[1]) if len(sys.argv) > 1 else 7
 
 

@@ -1,6 +1,6 @@
 // DeepSeek-V2/V3 checkpoints made by transformers — V3: shared/fixtures/deepseek_v3 (MLA with q LoRA, a
 // dense first layer, group-limited sigmoid routing with the selection bias, one shared expert); V2:
-// test/fixtures/deepseek_v2 (scripts/ref/deepseek_v2.py: plain q_proj, v_head_dim > qk head dim, attention
+// test/fixtures/hf/deepseek_v2 (scripts/ref/deepseek_v2.py: plain q_proj, v_head_dim > qk head dim, attention
 // biases, softmax group_limited_greedy × routed_scaling_factor, two shared experts) — logits at every
 // position, experts and weights per token and layer, LM loss and the greedy continuation; and the config
 // mappings.
@@ -24,8 +24,8 @@ test('deepseek_v3: logits, experts and weights per token and layer, LM loss, gre
 });
 
 test('deepseek_v2: logits, experts and weights per token and layer, LM loss, greedy tokens', () => {
-  // dist/test/io/ → the repository root → test/fixtures
-  const dir = fileURLToPath(new URL('../../../test/fixtures/deepseek_v2/', import.meta.url));
+  // dist/test/io/ → the repository root → test/fixtures/hf
+  const dir = fileURLToPath(new URL('../../../test/fixtures/hf/deepseek_v2/', import.meta.url));
   const { loaded } = checkTransformersFixture('deepseek_v2', dir);
   assert.equal(loaded.architecture.modelType, 'deepseek_v2');
   assert.deepEqual(loaded.model.moeLayers().map((l) => l.layer), [1, 2, 3]);
