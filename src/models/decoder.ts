@@ -6,7 +6,7 @@
 // The FFN slot is a seam: `ffn(builder, layer, config)` decides what sits there (dense SwiGLU here;
 // MoE layers plug in through the same factory).
 import { add, crossEntropy, ropeTables, linear, type CrossEntropyResult, type RopeTables } from '../ops/index.js';
-import { Rng, ShapeError, type Tensor } from '../tensor/index.js';
+import { ConfigError, Rng, ShapeError, type Tensor } from '../tensor/index.js';
 import {
   Embedding, Linear, MultiHeadLatentAttention, mlaSoftmaxScale, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP,
   type FeedForward, type FfnContext, type LayerReport, type ParamMap, type TokenLayout,
