@@ -108,6 +108,9 @@ export class MoELayer implements FeedForward {
     if (config.type === 'noisy_top_k' && !this.noise) {
       throw new ConfigError(`layer ${this.layer}: noisy_top_k needs the noise weights (mlp.gate_noise) this model was not trained with`);
     }
+    if (config.type === 'group_limited' && config.correction_bias && !this.selectionBias) {
+      throw new ConfigError(`layer ${this.layer}: correction_bias needs the selection bias (mlp.gate.e_score_correction_bias) this model does not have`);
+    }
     this.router = createRouter(config);
     this.opts.router = config;
     this.warnedNonCausal = false;

@@ -31,6 +31,8 @@ test('deepseek_v2: logits, experts and weights per token and layer, LM loss, gre
   assert.deepEqual(loaded.model.moeLayers().map((l) => l.layer), [1, 2, 3]);
   assert.ok(loaded.model.params.has('model.layers.0.self_attn.o_proj.bias'), 'attention_bias');
   assert.equal(loaded.model.moeLayers()[0].shared?.gate.weight.shape[0], 16, 'two shared experts of moe_intermediate_size');
+  assert.throws(() => loaded.model.setRouter({ type: 'group_limited', k: 3, correction_bias: true }),
+    (e: unknown) => e instanceof ConfigError && /mlp.gate.e_score_correction_bias/.test(e.message), 'no selection bias in a V2 checkpoint');
 });
 
 const base = {
