@@ -57,6 +57,23 @@ export interface MlaConfig {
   rope_interleave: boolean;
 }
 
+/**
+ * YaRN RoPE scaling (HF v4 `rope_scaling` / v5 `rope_parameters` with rope_type "yarn", interop §3.2), as
+ * DeepSeek-V2/V3 checkpoints use it. Absent optional fields keep HF's meaning: factor = max/original
+ * positions, attention_factor derived from mscale / mscale_all_dim.
+ */
+export interface YarnScaling {
+  rope_type: 'yarn';
+  factor: number;
+  original_max_position_embeddings: number;
+  beta_fast: number;
+  beta_slow: number;
+  mscale: number | null;
+  mscale_all_dim: number | null;
+  attention_factor: number | null;
+  truncate: boolean;
+}
+
 /** How q and k are normalised before RoPE: OLMoE over the whole projection, Qwen3-MoE per head. */
 export type QkNorm = 'none' | 'full' | 'per_head';
 
@@ -73,6 +90,8 @@ export interface ModelConfig {
   head_dim: number;
   rms_norm_eps: number;
   rope_theta: number;
+  /** null = plain RoPE. */
+  rope_scaling: YarnScaling | null;
   max_position_embeddings: number;
   tie_word_embeddings: boolean;
   initializer_range: number;
@@ -95,6 +114,7 @@ const DEFAULTS: Omit<ModelConfig, 'vocab_size' | 'hidden_size' | 'intermediate_s
   model_type: 'llama',
   rms_norm_eps: 1e-6,
   rope_theta: 10000,
+  rope_scaling: null,
   max_position_embeddings: 2048,
   tie_word_embeddings: false,
   initializer_range: 0.02,
@@ -108,7 +128,7 @@ const DEFAULTS: Omit<ModelConfig, 'vocab_size' | 'hidden_size' | 'intermediate_s
 };
 
 const REQUIRED = ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads'] as const;
-const OPTIONAL = ['model_type', 'num_key_value_heads', 'head_dim', 'rms_norm_eps', 'rope_theta',
+const OPTIONAL = ['model_type', 'num_key_value_heads', 'head_dim', 'rms_norm_eps', 'rope_theta', 'rope_scaling',
   'max_position_embeddings', 'tie_word_embeddings', 'initializer_range', 'hidden_act', 'bos_token_id',
   'eos_token_id', 'attention_bias', 'qkv_bias', 'qk_norm', 'mla'] as const;
 const MOE_KEYS = ['num_experts', 'moe_intermediate_size', 'router', 'expert_frequency', 'first_k_dense_replace',
@@ -116,7 +136,7 @@ const MOE_KEYS = ['num_experts', 'moe_intermediate_size', 'router', 'expert_freq
   'shared_expert_intermediate_size', 'shared_expert_gate'] as const;
 /** Keys HF writes into config.json that carry nothing for this model: accepted and dropped. */
 const HF_BOOKKEEPING = ['architectures', 'torch_dtype', 'dtype', 'transformers_version', 'use_cache',
-  'attention_dropout', 'mlp_bias', 'pretraining_tp', 'pad_token_id', 'rope_scaling',
+  'attention_dropout', 'mlp_bias', 'pretraining_tp', 'pad_token_id',
   'rope_parameters', '_name_or_path'] as const;
 export const MODEL_CONFIG_KEYS: readonly string[] = [...REQUIRED, ...OPTIONAL, ...MOE_KEYS, ...HF_BOOKKEEPING];
 
@@ -164,9 +184,6 @@ export function parseModelConfig(raw: unknown, where = 'model config'): ModelCon
     fail(where, 'model_type', `must be "llama" or "moekit_moe" for a trainable model, got ${JSON.stringify(o.model_type)}`);
   }
   if (o.hidden_act !== undefined && o.hidden_act !== 'silu') fail(where, 'hidden_act', `must be "silu", got ${JSON.stringify(o.hidden_act)}`);
-  if (o.rope_scaling !== undefined && o.rope_scaling !== null) fail(where, 'rope_scaling', 'is not supported yet (only null)');
-  const ropeType = (o.rope_parameters as { rope_type?: unknown } | undefined)?.rope_type;
-  if (ropeType !== undefined && ropeType !== 'default') fail(where, 'rope_parameters', `rope_type ${JSON.stringify(ropeType)} is not supported (only "default")`);
   if (o.mlp_bias === true) fail(where, 'mlp_bias', 'is not supported (MLP layers without bias only)');
 
   const heads = positiveInt(where, 'num_attention_heads', o.num_attention_heads);
@@ -203,6 +220,7 @@ export function parseModelConfig(raw: unknown, where = 'model config'): ModelCon
     head_dim: o.mla ? (o.mla as Record<string, number>).qk_rope_head_dim : headDim,
     rms_norm_eps: positiveNumber(where, 'rms_norm_eps', o.rms_norm_eps ?? DEFAULTS.rms_norm_eps),
     rope_theta: positiveNumber(where, 'rope_theta', theta),
+    rope_scaling: parseRopeScaling(where, o),
     max_position_embeddings: positiveInt(where, 'max_position_embeddings', o.max_position_embeddings ?? DEFAULTS.max_position_embeddings),
     tie_word_embeddings: (o.tie_word_embeddings as boolean | undefined) ?? DEFAULTS.tie_word_embeddings,
     initializer_range: positiveNumber(where, 'initializer_range', o.initializer_range ?? DEFAULTS.initializer_range),
@@ -221,6 +239,40 @@ function flag(where: string, key: string, v: unknown, fallback: boolean): boolea
   if (v === undefined || v === null) return fallback;
   if (typeof v !== 'boolean') fail(where, key, `must be true or false, got ${JSON.stringify(v)}`);
   return v;
+}
+
+const YARN_KEYS = ['rope_type', 'type', 'rope_theta', 'factor', 'original_max_position_embeddings', 'beta_fast', 'beta_slow',
+  'mscale', 'mscale_all_dim', 'attention_factor', 'truncate'] as const;
+
+/** `rope_scaling` (v4), else a non-default `rope_parameters` (v5): YaRN or null; other rope types are refused. */
+function parseRopeScaling(where: string, o: Record<string, unknown>): YarnScaling | null {
+  const params = o.rope_parameters as Record<string, unknown> | null | undefined;
+  const fromParams = o.rope_scaling === undefined || o.rope_scaling === null;
+  const v = fromParams ? params : o.rope_scaling;
+  const key = fromParams ? 'rope_parameters' : 'rope_scaling';
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) fail(where, key, `must be an object or null, got ${JSON.stringify(v)}`);
+  const r = v as Record<string, unknown>;
+  const type = r.rope_type ?? r.type ?? 'default';
+  if (type === 'default') return null;
+  if (type !== 'yarn') fail(where, key, `rope type ${JSON.stringify(type)} is not supported (only "default" and "yarn")`);
+  const at = `${where}.${key}`;
+  checkKeys(at, r, YARN_KEYS);
+  const number = (k: string, fallback: number | null): number | null =>
+    r[k] === undefined || r[k] === null ? fallback : positiveNumber(at, k, r[k]);
+  const original = positiveInt(at, 'original_max_position_embeddings', r.original_max_position_embeddings);
+  const max = o.max_position_embeddings ?? DEFAULTS.max_position_embeddings;
+  return {
+    rope_type: 'yarn',
+    factor: number('factor', typeof max === 'number' ? max / original : NaN)!,
+    original_max_position_embeddings: original,
+    beta_fast: number('beta_fast', 32)!,
+    beta_slow: number('beta_slow', 1)!,
+    mscale: number('mscale', null),
+    mscale_all_dim: r.mscale_all_dim === 0 ? null : number('mscale_all_dim', null),
+    attention_factor: number('attention_factor', null),
+    truncate: flag(at, 'truncate', r.truncate, true),
+  };
 }
 
 const QK_NORMS: readonly QkNorm[] = ['none', 'full', 'per_head'];
@@ -360,8 +412,8 @@ export function toHfConfig(c: ModelConfig): Record<string, unknown> {
     architectures: [moe ? 'MoekitMoeForCausalLM' : 'LlamaForCausalLM'],
     ...base,
     ...(moe ?? {}),
-    rope_scaling: null,
-    rope_parameters: { rope_theta: c.rope_theta, rope_type: 'default' },
+    rope_scaling: c.rope_scaling,
+    rope_parameters: { rope_theta: c.rope_theta, ...(c.rope_scaling ?? { rope_type: 'default' }) },
     mlp_bias: false,
     torch_dtype: 'float32',
   };

@@ -5,7 +5,7 @@
 // Parameter names are the HF llama names, so stateDict() is a loadable HF checkpoint.
 // The FFN slot is a seam: `ffn(builder, layer, config)` decides what sits there (dense SwiGLU here;
 // MoE layers plug in through the same factory).
-import { add, crossEntropy, ropeTables, linear, type CrossEntropyResult, type RopeTables } from '../ops/index.js';
+import { add, crossEntropy, ropeTables, linear, yarnAttentionFactor, type CrossEntropyResult, type RopeTables, type YarnRope } from '../ops/index.js';
 import { ConfigError, Rng, ShapeError, type Tensor } from '../tensor/index.js';
 import {
   Embedding, Linear, MultiHeadLatentAttention, mlaSoftmaxScale, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP,
@@ -59,7 +59,9 @@ class DecoderBlock {
     this.attn = m ? new MultiHeadLatentAttention(b.pp('self_attn'), {
       hidden: c.hidden_size, heads: c.num_attention_heads, qLoraRank: m.q_lora_rank, kvLoraRank: m.kv_lora_rank,
       qkNopeDim: m.qk_nope_head_dim, qkRopeDim: m.qk_rope_head_dim, vHeadDim: m.v_head_dim,
-      ropeInterleave: m.rope_interleave, scale: mlaSoftmaxScale(m.qk_nope_head_dim + m.qk_rope_head_dim), bias: c.attention_bias,
+      ropeInterleave: m.rope_interleave, bias: c.attention_bias,
+      scale: mlaSoftmaxScale(m.qk_nope_head_dim + m.qk_rope_head_dim,
+        c.rope_scaling ? { factor: c.rope_scaling.factor, mscaleAllDim: c.rope_scaling.mscale_all_dim ?? 0 } : undefined),
     }, c.initializer_range) : new SelfAttention(b.pp('self_attn'), {
       hidden: c.hidden_size, heads: c.num_attention_heads, kvHeads: c.num_key_value_heads, headDim: c.head_dim,
     }, c.initializer_range, {
@@ -73,6 +75,15 @@ class DecoderBlock {
     h = add(h, this.attn.forward(this.inputNorm.forward(h), ctx.layout, tables));
     return add(h, this.ffn.forward(this.postAttnNorm.forward(h), ctx));
   }
+}
+
+/** The RoPE tables' YaRN settings from the config (null for plain RoPE). */
+function yarnRope(c: ModelConfig): YarnRope | null {
+  const y = c.rope_scaling;
+  return y && {
+    factor: y.factor, originalMaxPositions: y.original_max_position_embeddings, betaFast: y.beta_fast, betaSlow: y.beta_slow,
+    truncate: y.truncate, attentionFactor: y.attention_factor ?? yarnAttentionFactor(y.factor, y.mscale, y.mscale_all_dim),
+  };
 }
 
 const EVAL: ForwardOptions = { training: false, step: 0 };
@@ -104,7 +115,7 @@ export class DecoderLM {
     this.norm = new RMSNorm(model.pp('norm'), c.hidden_size, c.rms_norm_eps);
     // Tied embeddings: HF omits lm_head.weight and reuses the embedding matrix (interop §1.4).
     this.lmHead = c.tie_word_embeddings ? null : new Linear(root.pp('lm_head'), c.hidden_size, c.vocab_size, c.initializer_range);
-    this.tables = ropeTables(c.head_dim, c.max_position_embeddings, c.rope_theta);
+    this.tables = ropeTables(c.head_dim, c.max_position_embeddings, c.rope_theta, yarnRope(c));
   }
 
   /**

@@ -10,7 +10,7 @@
 // attention kernel needs one head width: q and k have dk = dn + dr, v has dv, so the narrower side is
 // padded with zero columns (adds 0 to the scores / gives 0 outputs that are dropped), and q is pre-scaled
 // so the kernel's 1/sqrt(width) becomes `scale`.
-import { causalAttention, concatColumns, rope, scaleBy, selectColumns, type RopeTables } from '../ops/index.js';
+import { causalAttention, concatColumns, rope, scaleBy, selectColumns, yarnMscale, type RopeTables } from '../ops/index.js';
 import { ConfigError, ShapeError, Tensor } from '../tensor/index.js';
 import type { TokenLayout } from './attention.js';
 import type { ParamBuilder } from './builder.js';
@@ -37,11 +37,6 @@ export interface MlaShape {
   scale: number;
   /** Biases on q_a_proj, kv_a_proj_with_mqa and o_proj (HF attention_bias; the other projections have none). */
   bias: boolean;
-}
-
-/** YaRN's attention-temperature factor 0.1·m·ln(s) + 1 (1 when s <= 1), as DeepSeek's code defines it. */
-function yarnMscale(factor: number, mscale: number): number {
-  return factor <= 1 ? 1 : 0.1 * mscale * Math.log(factor) + 1;
 }
 
 /**

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HfConfigReader } from '../../src/io/hf/index.js';
 import { deepseekV2, deepseekV3 } from '../../src/io/hf/deepseek_v2.js';
-import { parseModelConfig } from '../../src/models/index.js';
+import { parseModelConfig, toHfConfig } from '../../src/models/index.js';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../src/tensor/index.js';
 import { checkTransformersFixture, fixtureSkip, readReference } from './hf_fixture.js';
@@ -35,6 +35,14 @@ test('deepseek_v2: logits, experts and weights per token and layer, LM loss, gre
     (e: unknown) => e instanceof ConfigError && /mlp.gate.e_score_correction_bias/.test(e.message), 'no selection bias in a V2 checkpoint');
 });
 
+test('deepseek_v3 with YaRN (factor 4, mscale ≠ mscale_all_dim) and rope halves: every check of the fixture', () => {
+  const dir = fileURLToPath(new URL('../../../test/fixtures/hf/deepseek_v3_yarn/', import.meta.url));
+  const { loaded } = checkTransformersFixture('deepseek_v3_yarn', dir);
+  assert.deepEqual(loaded.config.rope_scaling, { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 8, beta_fast: 32,
+    beta_slow: 1, mscale: 1, mscale_all_dim: 0.8, attention_factor: null, truncate: true });
+  assert.equal(loaded.config.mla?.rope_interleave, false);
+});
+
 const base = {
   vocab_size: 50, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 4, num_attention_heads: 2,
   q_lora_rank: null, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 4, v_head_dim: 6,
@@ -54,6 +62,21 @@ test('deepseek_v2 config: softmax group_limited_greedy, MoE layers from first_k_
     capacity_factor: null, eval_capacity_factor: null, capacity_mode: 'dynamic', k_ref: null, min_capacity: 0, bpr: false });
   const greedy = map(deepseekV2, { ...base, n_group: null, topk_group: null });
   assert.deepEqual([greedy.moe!.router.type === 'group_limited' && greedy.moe!.router.n_group, greedy.moe!.moe_layers], [1, [0, 1, 2, 3]]);
+});
+
+test('YaRN from a v4 rope_scaling object (DeepSeek-V2 hub form) survives the moekit config round trip', () => {
+  const c = map(deepseekV3, { ...base, n_group: 4, topk_group: 2, max_position_embeddings: 163840,
+    rope_scaling: { type: 'yarn', factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 0.707, mscale_all_dim: 0.707 } });
+  assert.deepEqual(c.rope_scaling, { rope_type: 'yarn', factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1,
+    mscale: 0.707, mscale_all_dim: 0.707, attention_factor: null, truncate: true });
+  assert.deepEqual(parseModelConfig(toHfConfig(c)).rope_scaling, c.rope_scaling);
+  // factor left out: max / original positions, as transformers derives it
+  const implicit = map(deepseekV3, { ...base, n_group: 4, topk_group: 2, max_position_embeddings: 64,
+    rope_parameters: { rope_type: 'yarn', rope_theta: 10000, original_max_position_embeddings: 16 } });
+  assert.equal(implicit.rope_scaling?.factor, 4);
+  assert.throws(() => map(deepseekV3, { ...base, n_group: 4, topk_group: 2, rope_scaling: { type: 'yarn', factor: 4 } }), /original_max_position_embeddings" must be a positive integer/);
+  assert.throws(() => map(deepseekV3, { ...base, n_group: 4, topk_group: 2, rope_scaling: { type: 'yarn', factor: 4, original_max_position_embeddings: 8, mscale_alldim: 1 } }),
+    /unknown key "mscale_alldim" \(did you mean "mscale_all_dim"\?\)/);
 });
 
 test('deepseek configs refuse what moekit would compute differently', () => {

@@ -64,11 +64,20 @@ export class HfConfigReader {
     const params = this.raw.rope_parameters as Record<string, unknown> | undefined | null;
     const scaling = (params && typeof params === 'object' ? params : null) ?? (this.raw.rope_scaling as Record<string, unknown> | null | undefined);
     const type = scaling && typeof scaling === 'object' ? (scaling.rope_type ?? scaling.type ?? 'default') : 'default';
-    if (type !== 'default') this.fail(params ? 'rope_parameters' : 'rope_scaling', `rope type ${JSON.stringify(type)} is not supported (only "default")`);
+    if (type !== 'default' && type !== 'yarn') this.fail(params ? 'rope_parameters' : 'rope_scaling', `rope type ${JSON.stringify(type)} is not supported (only "default" and "yarn")`);
     const theta = params && typeof params === 'object' && params.rope_theta !== undefined ? params.rope_theta : this.raw.rope_theta;
     if (theta === undefined || theta === null) return fallback;
     if (typeof theta !== 'number' || !(theta > 0)) this.fail('rope_theta', `must be a positive number, got ${JSON.stringify(theta)}`);
     return theta;
+  }
+
+  /** The scaling object of a YaRN checkpoint (v4 `rope_scaling` or v5 `rope_parameters`), else null; parseModelConfig validates it. */
+  ropeScaling(): Record<string, unknown> | null {
+    for (const key of ['rope_scaling', 'rope_parameters']) {
+      const v = this.raw[key] as Record<string, unknown> | null | undefined;
+      if (v && typeof v === 'object' && (v.rope_type ?? v.type) === 'yarn') return v;
+    }
+    return null;
   }
 
   /** The llama fields every target shares (interop §3.2), as moekit config keys. */
@@ -87,6 +96,7 @@ export class HfConfigReader {
       head_dim: this.has('head_dim') ? this.int('head_dim') : undefined,
       rms_norm_eps: this.num('rms_norm_eps', defaults.eps),
       rope_theta: this.ropeTheta(defaults.theta),
+      rope_scaling: this.ropeScaling(),
       max_position_embeddings: this.int('max_position_embeddings', 2048),
       tie_word_embeddings: this.bool('tie_word_embeddings', false),
       initializer_range: this.num('initializer_range', 0.02),
