@@ -1,9 +1,9 @@
 // DeepSeek-V2/V3 checkpoints made by transformers — V3: shared/fixtures/deepseek_v3 (MLA with q LoRA, a
 // dense first layer, group-limited sigmoid routing with the selection bias, one shared expert); V2:
-// test/fixtures/hf/deepseek_v2 (scripts/ref/deepseek_v2.py: plain q_proj, v_head_dim > qk head dim, attention
-// biases, softmax group_limited_greedy × routed_scaling_factor, two shared experts) — logits at every
-// position, experts and weights per token and layer, LM loss and the greedy continuation; and the config
-// mappings.
+// test/fixtures/hf/deepseek_v2 (scripts/ref/deepseek.py: plain q_proj, v_head_dim > qk head dim, attention
+// biases, softmax group_limited_greedy × routed_scaling_factor, two shared experts) and
+// test/fixtures/hf/deepseek_v3_yarn (YaRN, rope halves) — logits at every position, experts and weights per
+// token and layer, LM loss and the greedy continuation; and the config mappings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HfConfigReader } from '../../src/io/hf/index.js';
