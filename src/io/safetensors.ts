@@ -327,6 +327,8 @@ export interface SafetensorsFile {
 export interface SafetensorsReader extends SafetensorsHeader {
   /** Reads one tensor into a fresh (aligned) typed array. */
   read(name: string): SafetensorsTensor;
+  /** Reads one tensor's raw little-endian bytes into `dst` (exactly its byte length): no intermediate copy. */
+  readInto(name: string, dst: Uint8Array): void;
   close(): void;
 }
 
@@ -380,6 +382,15 @@ export function openSafetensors(path: string): SafetensorsReader {
       const buffer = new ArrayBuffer(info.end - info.begin);
       readFully(fd, path, new Uint8Array(buffer), header.dataStart + info.begin);
       return makeTensor(name, dtype, [...info.shape], viewOf(dtype, buffer, 0, numelOf(info.shape)));
+    },
+    readInto(name: string, dst: Uint8Array): void {
+      const info = header.tensors.get(name);
+      if (!info) throw tensorNotFound(path, name, [...header.tensors.keys()]);
+      if (!open) throw new SafetensorsError('Io', `${path}: cannot read tensor ${q(name)}: the reader is closed`);
+      if (dst.length !== info.end - info.begin) {
+        throw new SafetensorsError('InvalidTensor', `${path}: tensor ${q(name)} holds ${info.end - info.begin} bytes, the destination ${dst.length}`);
+      }
+      readFully(fd, path, dst, header.dataStart + info.begin);
     },
     close(): void {
       if (open) closeSync(fd);

@@ -11,7 +11,10 @@ export interface WeightSource {
   path: string;
   names: readonly string[];
   shapeOf(name: string): readonly number[];
+  dtypeOf(name: string): string;
   read(name: string): SafetensorsTensor;
+  /** Raw bytes straight into `dst`, when the source can (a single file read lazily). */
+  readInto?(name: string, dst: Uint8Array): void;
   close(): void;
 }
 
@@ -28,7 +31,9 @@ export function openWeights(dir: string): WeightSource {
       path: single,
       names: [...reader.tensors.keys()],
       shapeOf: (name) => reader.tensors.get(name)!.shape,
+      dtypeOf: (name) => reader.tensors.get(name)!.dtype,
       read: (name) => reader.read(name),
+      readInto: (name, dst) => reader.readInto(name, dst),
       close: () => reader.close(),
     };
   }
@@ -38,6 +43,7 @@ export function openWeights(dir: string): WeightSource {
       path: join(dir, SHARD_INDEX),
       names: [...sharded.tensors.keys()],
       shapeOf: (name) => sharded.tensors.get(name)!.shape,
+      dtypeOf: (name) => sharded.tensors.get(name)!.dtype,
       read: (name) => sharded.tensors.get(name)!,
       close: () => undefined,
     };
