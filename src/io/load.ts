@@ -22,6 +22,8 @@ export interface LoadedModel {
   config: ModelConfig;
   /** The mapping the directory was read with (`model_type`, or `dynmoe`). */
   architecture: HfArchitecture;
+  /** config.json as written in the directory. */
+  rawConfig: Record<string, unknown>;
   /** Path of tokenizer.json, or null when the directory has none. */
   tokenizerPath: string | null;
   /** Every end-of-sequence id of config.json and generation_config.json (HF allows a list, §3.8). */
@@ -162,7 +164,7 @@ export function loadModel(dir: string): LoadedModel {
     const tokenizerPath = join(dir, 'tokenizer.json');
     const runPath = join(dir, 'run.json');
     return {
-      dir, model, config, architecture, generationConfig,
+      dir, model, config, architecture, generationConfig, rawConfig: hf,
       eosTokenIds: eosIds(hf.eos_token_id, generationConfig?.eos_token_id),
       tokenizerPath: existsSync(tokenizerPath) ? tokenizerPath : null,
       run: existsSync(runPath) ? readJson(runPath) : null,
