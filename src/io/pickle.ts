@@ -83,6 +83,8 @@ const OP = {
   BINGET: 0x68, LONG_BINGET: 0x6a,
 } as const;
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 const HOSTILE = 'the file may be malicious or corrupt; moekit never runs pickle code — convert trusted checkpoints to safetensors';
 
 /**
@@ -110,7 +112,7 @@ export function unpickle(bytes: Uint8Array, source: string): PickleValue {
   const utf8 = (n: number): string => {
     const at = need(n);
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(at, at + n));
+      return UTF8.decode(bytes.subarray(at, at + n));
     } catch {
       throw fail('a string that is not valid UTF-8');
     }
