@@ -34,3 +34,6 @@ export class PytorchBinError extends MoekitError {
     this.code = code;
   }
 }
+
+/** A model directory that cannot become a model: missing files, tensors that do not fit the config. */
+export class ModelLoadError extends MoekitError {}
