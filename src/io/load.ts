@@ -73,8 +73,10 @@ export function loadWeights(model: DecoderLM, source: WeightSource, mapper: Name
     filled.add(target);
   };
   let scratch = new Uint16Array(0); // F16/BF16 bytes on their way to f32, reused across tensors
+  const tied = model.config.tie_word_embeddings;
   for (const name of source.names) {
-    if (IGNORED.test(name)) continue;
+    // Tied embeddings: writers that keep the shared head (torch.save of a state dict) store it anyway.
+    if (IGNORED.test(name) || (tied && name === 'lm_head.weight')) continue;
     const fused = FUSED_EXPERTS.exec(name);
     const target = mapper.toMoekit(name);
     const p = model.params.get(target);

@@ -68,5 +68,5 @@ test('model directories that cannot become the model are refused, naming what is
 
   c = copy();
   rmSync(join(c.dir, 'model.safetensors'));
-  assert.throws(() => loadModel(c.dir), /has no weights: looked for model\.safetensors, model\.safetensors\.index\.json/);
+  assert.throws(() => loadModel(c.dir), /has no weights: looked for model\.safetensors, model\.safetensors\.index\.json, pytorch_model\.bin/);
 });

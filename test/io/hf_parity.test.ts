@@ -60,3 +60,12 @@ for (const name of ['llama', 'olmoe', 'qwen2_moe', 'qwen3_moe', 'deepseek']) {
     assert.deepEqual(greedy(loaded, ref.greedy.prompt, ref.greedy.new_tokens.length), ref.greedy.new_tokens);
   });
 }
+
+test('a PyTorch .bin checkpoint (torch.save, tied head sharing the embedding storage, BF16) loads like its safetensors twin', () => {
+  const loaded = loadModel(OWN_FIXTURES + 'llama_bin');
+  const ref = JSON.parse(readFileSync(OWN_FIXTURES + 'llama/reference.json', 'utf8'));
+  for (const seq of ref.sequences as any[]) {
+    const diff = maxAbsDiff(run(loaded, seq.input_ids).logits, (seq.logits as number[][]).flat());
+    assert.ok(diff <= 1e-4, `max |logit − reference| = ${diff}`);
+  }
+});
