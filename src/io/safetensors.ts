@@ -475,18 +475,31 @@ interface ShardIndex {
  * must exist in its shard and no shard may hold a tensor the index does not map to it.
  */
 export function readShardedSafetensors(dir: string, indexName = SHARD_INDEX): ShardedSafetensors {
-  const fail: ShardErrorFactory = (code, message, hint) => new SafetensorsError(code, message, hint);
-  return readShardedCheckpoint(dir, indexName, fail, (path) => {
-    const reader = openSafetensors(path);
-    try {
-      for (const [name, info] of reader.tensors) requireSupported(path, name, info.dtype);
-    } catch (e) {
-      reader.close();
-      throw e;
-    }
-    const names = [...reader.tensors.keys()];
-    return { path, names, close: () => reader.close(), readAll: () => new Map(names.map((n) => [n, reader.read(n)])) };
-  });
+  return readShardedCheckpoint(dir, indexName, shardError, openSafetensorsShard);
+}
+
+/** A sharded safetensors checkpoint validated and kept open (§1.5): headers now, tensor data on demand. */
+export function openShardedSafetensors(dir: string, indexName = SHARD_INDEX): { readers: SafetensorsShard[]; shards: string[] } {
+  const { index, readers } = openShardedCheckpoint(dir, indexName, shardError, openSafetensorsShard);
+  return { readers, shards: index.shards };
+}
+
+const shardError: ShardErrorFactory = (code, message, hint) => new SafetensorsError(code, message, hint);
+
+export interface SafetensorsShard extends ShardReader {
+  reader: SafetensorsReader;
+}
+
+function openSafetensorsShard(path: string): SafetensorsShard {
+  const reader = openSafetensors(path);
+  try {
+    for (const [name, info] of reader.tensors) requireSupported(path, name, info.dtype);
+  } catch (e) {
+    reader.close();
+    throw e;
+  }
+  const names = [...reader.tensors.keys()];
+  return { path, names, reader, close: () => reader.close(), readAll: () => new Map(names.map((n) => [n, reader.read(n)])) };
 }
 
 /** One shard opened and validated (headers only) by a format's reader. */
@@ -499,16 +512,29 @@ export interface ShardReader {
 }
 
 /**
- * The §1.5 loader, whatever the shard format: read the index, open each distinct shard once, cross-check
- * every shard's tensor names against the index before reading any data, then read everything.
+ * The §1.5 loader, whatever the shard format: read the index, open each distinct shard once and
+ * cross-check every shard's tensor names against the index before any data is read. The shards stay
+ * open; the caller closes them.
  */
-export function readShardedCheckpoint(dir: string, indexName: string, fail: ShardErrorFactory,
-  open: (path: string) => ShardReader): ShardedSafetensors {
+export function openShardedCheckpoint<R extends ShardReader>(dir: string, indexName: string, fail: ShardErrorFactory,
+  open: (path: string) => R): { index: { metadata: Record<string, unknown>; shards: string[] }; readers: R[] } {
   const index = readShardIndex(join(dir, indexName), fail);
-  const readers: ShardReader[] = [];
+  const readers: R[] = [];
   try {
     for (const shard of index.shards) readers.push(openShard(index, shard, open, fail));
     checkShards(index, readers, fail);
+    return { index, readers };
+  } catch (e) {
+    for (const reader of readers) reader.close();
+    throw e;
+  }
+}
+
+/** openShardedCheckpoint, then read every tensor. */
+export function readShardedCheckpoint(dir: string, indexName: string, fail: ShardErrorFactory,
+  open: (path: string) => ShardReader): ShardedSafetensors {
+  const { index, readers } = openShardedCheckpoint(dir, indexName, fail, open);
+  try {
     const tensors = new Map<string, SafetensorsTensor>();
     for (const reader of readers) for (const [name, t] of reader.readAll()) tensors.set(name, t);
     return { dir, indexMetadata: index.metadata, shards: index.shards, tensors };
@@ -518,7 +544,7 @@ export function readShardedCheckpoint(dir: string, indexName: string, fail: Shar
 }
 
 /** Open one listed shard with `open`; a shard that cannot be read means the checkpoint is incomplete. */
-function openShard(index: ShardIndex, shard: string, open: (path: string) => ShardReader, fail: ShardErrorFactory): ShardReader {
+function openShard<R extends ShardReader>(index: ShardIndex, shard: string, open: (path: string) => R, fail: ShardErrorFactory): R {
   try {
     return open(join(dirname(index.path), shard));
   } catch (e) {
