@@ -8,10 +8,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HfConfigReader } from '../../src/io/hf/index.js';
 import { deepseekV2, deepseekV3 } from '../../src/io/hf/deepseek_v2.js';
-import { parseModelConfig, toHfConfig } from '../../src/models/index.js';
+import { DecoderLM, parseModelConfig, toHfConfig } from '../../src/models/index.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadModel } from '../../src/io/load.js';
+import { exportHf } from '../../src/io/hf/export.js';
+import { fromFloat32, writeSafetensors } from '../../src/io/safetensors.js';
 import { ConfigError } from '../../src/tensor/index.js';
-import { checkTransformersFixture, fixtureSkip, readReference } from './hf_fixture.js';
+import { checkTransformersFixture, fixtureDir, fixtureSkip, maxAbsDiff, readReference, run } from './hf_fixture.js';
 
 test('deepseek_v3: logits, experts and weights per token and layer, LM loss, greedy tokens', { skip: fixtureSkip('deepseek_v3') }, () => {
   const { loaded } = checkTransformersFixture('deepseek_v3');
@@ -91,4 +97,31 @@ test('deepseek configs refuse what moekit would compute differently', () => {
   for (const [arch, extra, message] of refused) {
     assert.throws(() => map(arch, { ...base, n_group: 4, topk_group: 2, ...extra }), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(extra));
   }
+});
+
+const IDS = [3, 9, 1, 14, 7, 2, 11, 5, 12];
+
+test('deepseek_v3 written back as deepseek_v3 reloads with identical logits', { skip: fixtureSkip('deepseek_v3') }, () => {
+  const src = loadModel(fixtureDir('deepseek_v3'));
+  const out = join(mkdtempSync(join(tmpdir(), 'moekit-ds-')), 'out');
+  assert.equal(exportHf(src.model, out, { sourceDir: src.dir, source: src }).architecture, 'deepseek_v3');
+  assert.equal(maxAbsDiff(run(loadModel(out), IDS).logits, run(src, IDS).logits), 0);
+});
+
+test('a moekit model with MLA, YaRN and group-limited routing round-trips through its own config.json', () => {
+  const config = parseModelConfig({
+    vocab_size: 16, hidden_size: 8, intermediate_size: 12, num_hidden_layers: 2, num_attention_heads: 2, max_position_embeddings: 16,
+    initializer_range: 0.4, mla: { q_lora_rank: 6, kv_lora_rank: 4, qk_nope_head_dim: 2, qk_rope_head_dim: 4, v_head_dim: 3 },
+    rope_scaling: { rope_type: 'yarn', factor: 2, original_max_position_embeddings: 8, mscale: 1, mscale_all_dim: 1 },
+    num_experts: 4, moe_intermediate_size: 6, shared_expert_intermediate_size: 6,
+    router: { type: 'group_limited', k: 2, scoring: 'sigmoid', n_group: 2, topk_group: 1, group_score: 'top2_sum', correction_bias: true },
+  });
+  const model = new DecoderLM(config, { seed: 4 });
+  model.moeLayers().forEach((l) => l.selectionBias!.data.set([0.3, -0.2, 0.1, 0]));
+  const dir = mkdtempSync(join(tmpdir(), 'moekit-mla-'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(toHfConfig(config)));
+  writeSafetensors(join(dir, 'model.safetensors'), [...model.params].map(([n, p]) => fromFloat32(n, p.shape, p.data)));
+  const back = loadModel(dir);
+  assert.deepEqual(back.config, config);
+  assert.equal(maxAbsDiff(run(back, IDS).logits, run({ ...back, model }, IDS).logits), 0);
 });
