@@ -80,7 +80,8 @@ test('YaRN from a v4 rope_scaling object (DeepSeek-V2 hub form) survives the moe
   const implicit = map(deepseekV3, { ...base, n_group: 4, topk_group: 2, max_position_embeddings: 64,
     rope_parameters: { rope_type: 'yarn', rope_theta: 10000, original_max_position_embeddings: 16 } });
   assert.equal(implicit.rope_scaling?.factor, 4);
-  assert.throws(() => map(deepseekV3, { ...base, n_group: 4, topk_group: 2, rope_scaling: { type: 'yarn', factor: 4 } }), /original_max_position_embeddings" must be a positive integer/);
+  assert.throws(() => map(deepseekV3, { ...base, n_group: 4, topk_group: 2, rope_scaling: { type: 'yarn', factor: 4 } }),
+    /config\.json: "rope_scaling" \(YaRN\) needs "original_max_position_embeddings"/);
   assert.throws(() => map(deepseekV3, { ...base, n_group: 4, topk_group: 2, rope_scaling: { type: 'yarn', factor: 4, original_max_position_embeddings: 8, mscale_alldim: 1 } }),
     /unknown key "mscale_alldim" \(did you mean "mscale_all_dim"\?\)/);
 });

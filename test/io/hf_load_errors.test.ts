@@ -50,8 +50,12 @@ test('model directories that cannot become the model are refused, naming what is
   assert.throws(() => loadModel(c.dir), /tensor model\.norm\.weight is I32, expected F32, F16 or BF16/);
 
   c = copy();
+  writeFileSync(join(c.dir, 'config.json'), JSON.stringify({ ...c.config, rope_parameters: { rope_type: 'linear', factor: 4 } }));
+  assert.throws(() => loadModel(c.dir), /rope type "linear" is not supported \(only "default" and "yarn"\)/);
+
+  c = copy();
   writeFileSync(join(c.dir, 'config.json'), JSON.stringify({ ...c.config, rope_parameters: { rope_type: 'yarn', factor: 4 } }));
-  assert.throws(() => loadModel(c.dir), /rope type "yarn" is not supported/);
+  assert.throws(() => loadModel(c.dir), /config\.json: "rope_parameters" \(YaRN\) needs "original_max_position_embeddings", a positive integer, got undefined/);
 
   c = copy();
   writeFileSync(join(c.dir, 'config.json'), JSON.stringify({ ...c.config, sliding_window: 16 }));

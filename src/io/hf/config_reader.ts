@@ -75,7 +75,12 @@ export class HfConfigReader {
   ropeScaling(): Record<string, unknown> | null {
     for (const key of ['rope_scaling', 'rope_parameters']) {
       const v = this.raw[key] as Record<string, unknown> | null | undefined;
-      if (v && typeof v === 'object' && (v.rope_type ?? v.type) === 'yarn') return v;
+      if (!v || typeof v !== 'object' || (v.rope_type ?? v.type) !== 'yarn') continue;
+      const original = v.original_max_position_embeddings;
+      if (typeof original !== 'number' || !Number.isInteger(original) || original <= 0) {
+        this.fail(key, `(YaRN) needs "original_max_position_embeddings", a positive integer, got ${JSON.stringify(original)}`);
+      }
+      return v;
     }
     return null;
   }
