@@ -12,7 +12,7 @@ export class TokenizerError extends MoekitError {}
 export function unsupportedComponent(field: string, type: unknown, supported: readonly string[]): TokenizerError {
   return new TokenizerError(
     `${field}.type ${JSON.stringify(type)} is not supported; supported: ${supported.join(', ')}`,
-    'moekit reads byte-level BPE tokenizer.json files (GPT-2 style) for now',
+    'moekit reads BPE tokenizer.json files of the GPT-2, Llama, Mixtral, Qwen and OLMoE families (interop.md §4)',
   );
 }
 
