@@ -3,11 +3,9 @@
 // test/fixtures/tokenizers/<name>/).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Tokenizer } from '../../src/data/tokenizer.js';
-
-export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/tokenizers/', import.meta.url));
+import { FIXTURES } from './tokenizer_fixtures.js';
 
 interface Case {
   text: string;
@@ -34,10 +32,13 @@ const NAMES = {
   legacy_merges: 'legacy "a b" merges, unk + fuse_unk, ## prefix, </w> suffix, NFKD/Lowercase/Strip, pair template',
 };
 
+const readRef = (name: string): Reference => JSON.parse(readFileSync(`${FIXTURES}${name}/reference.json`, 'utf8')) as Reference;
+const readJson = (name: string): Record<string, any> => JSON.parse(readFileSync(`${FIXTURES}${name}/tokenizer.json`, 'utf8'));
+
 for (const [name, what] of Object.entries(NAMES)) {
   test(`tokenizer refs ${name}: ${what}`, () => {
     const tok = Tokenizer.load(`${FIXTURES}${name}/tokenizer.json`);
-    const ref = JSON.parse(readFileSync(`${FIXTURES}${name}/reference.json`, 'utf8')) as Reference;
+    const ref = readRef(name);
     assert.equal(tok.vocabSize, ref.vocab_size_with_added);
     for (const [content, id] of Object.entries(ref.special_tokens)) assert.equal(tok.tokenToId(content), id, content);
     assert.ok(ref.cases.length >= 25);
@@ -52,3 +53,35 @@ for (const [name, what] of Object.entries(NAMES)) {
     }
   });
 }
+
+test('tokenizer refs: every fixture survives toJSON → fromJSON with the same ids and decodes', () => {
+  for (const name of Object.keys(NAMES)) {
+    const tok = Tokenizer.fromJSON(Tokenizer.load(`${FIXTURES}${name}/tokenizer.json`).toJSON());
+    for (const c of readRef(name).cases) {
+      assert.deepEqual(tok.encode(c.text), c.ids, `${name} ${JSON.stringify(c.text)}`);
+      if (c.decoded !== null) assert.equal(tok.decode(c.ids), c.decoded, `${name} ${JSON.stringify(c.text)}`);
+    }
+  }
+});
+
+test('tokenizer refs: legacy merges with a "#version" line and pair-form merges encode the same', () => {
+  const json = readJson('legacy_merges');
+  assert.equal(typeof json.model.merges[0], 'string'); // the fixture really is in the legacy form
+  const withVersion = Tokenizer.fromJSON({ ...json, model: { ...json.model, merges: ['#version: 0.2', ...json.model.merges] } });
+  const pairs = Tokenizer.fromJSON({ ...json, model: { ...json.model, merges: json.model.merges.map((m: string) => m.split(' ')) } });
+  for (const c of readRef('legacy_merges').cases) {
+    assert.deepEqual(withVersion.encode(c.text), c.ids, JSON.stringify(c.text));
+    assert.deepEqual(pairs.encode(c.text), c.ids, JSON.stringify(c.text));
+  }
+});
+
+test('tokenizer refs: a pair goes through the pair template ([CLS] $A [SEP] $B [SEP])', () => {
+  const tok = Tokenizer.load(`${FIXTURES}legacy_merges/tokenizer.json`);
+  const ref = readRef('legacy_merges');
+  const a = ref.cases.find((c) => c.text === 'Hello world') as Case;
+  const b = ref.cases.find((c) => c.text === 'the zebra zone') as Case;
+  const [cls, sep] = [ref.special_tokens['[CLS]'], ref.special_tokens['[SEP]']];
+  // single = [CLS] $A [SEP] (from HF's ids); pair = [CLS] $A [SEP] $B [SEP] (the template in tokenizer.json)
+  assert.deepEqual(a.ids, [cls, ...a.ids_no_special, sep]);
+  assert.deepEqual(tok.postProcessor?.process(a.ids_no_special, b.ids_no_special), [cls, ...a.ids_no_special, sep, ...b.ids_no_special, sep]);
+});
