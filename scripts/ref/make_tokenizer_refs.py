@@ -9,6 +9,8 @@ Two directories carry a tokenizer_config.json and are loaded through transformer
 gives the bos/eos, add_bos/add_eos behaviour and the chat templates rendered by apply_chat_template.
 
 Run: /tmp/tv/bin/python scripts/ref/make_tokenizer_refs.py   (tokenizers 0.23, transformers 5, jinja2)
+Training is deterministic except for legacy_merges (the trainer breaks some ties with continuing_subword_prefix
+in hash order): a rerun may give it other merges, with references that match them.
 """
 import json
 import os
@@ -82,6 +84,33 @@ def decode(tok, ids, skip_special):
         return None
 
 
+def byte_runs(tok):
+    """Id lists whose bytes are not all valid UTF-8: the decoders' U+FFFD rules (interop.md §4.6)."""
+    vocab = tok.get_vocab()
+    if "<0xE6>" in vocab:  # SentencePiece byte tokens
+        b = lambda x: vocab[f"<0x{x:02X}>"]
+    elif "Ġ" in vocab:  # byte-level alphabet: the single-character token of each byte
+        b = lambda x: vocab[bytes_to_unicode()[x]]
+    else:
+        return []
+    a = tok.token_to_id("a") if tok.token_to_id("a") is not None else tok.token_to_id("▁a")
+    return [[b(0xE6), b(0x97)], [b(0xE6), b(0x97), a], [a, b(0xFF), a], [b(0xC3), b(0xA9)], [b(0xC3)], [b(0xF0), b(0x9F), b(0x98)],
+            [b(0xC3), b(0xA9), b(0xE6)], [b(0x41), b(0xA9), b(0x42)]]
+
+
+def bytes_to_unicode():
+    """GPT-2's byte → character table (interop.md §4.3), to name byte-level tokens."""
+    bs = list(range(0x21, 0x7F)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    cs = bs[:]
+    n = 0
+    for x in range(256):
+        if x not in bs:
+            bs.append(x)
+            cs.append(256 + n)
+            n += 1
+    return {x: chr(c) for x, c in zip(bs, cs)}
+
+
 def write_reference(name, tok, specials, extra_texts=()):
     os.makedirs(os.path.join(OUT, name), exist_ok=True)
     tok.save(os.path.join(OUT, name, "tokenizer.json"), pretty=False)
@@ -109,6 +138,7 @@ def write_reference(name, tok, specials, extra_texts=()):
         "vocab_size_with_added": loaded.get_vocab_size(with_added_tokens=True),
         "special_tokens": {t: loaded.token_to_id(t) for t in specials},
         "cases": cases,
+        "decode_cases": [{"ids": ids, "decoded": decode(loaded, ids, False)} for ids in byte_runs(loaded)],
     }
     with open(os.path.join(OUT, name, "reference.json"), "w", encoding="utf-8") as f:
         json.dump(ref, f, ensure_ascii=False, indent=1)
@@ -126,7 +156,7 @@ def train(model, pre_tokenizer, normalizer, vocab_size, **trainer_args):
 # ---- Llama-2 / Mixtral: SentencePiece BPE with byte fallback (ids 0-2 specials, 3-258 bytes) -------------
 def sentencepiece_model():
     trained = train(models.BPE(), pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"),
-                    normalizers.NFKC(), 420, limit_alphabet=70)
+                    normalizers.NFKC(), 420)
     vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
     for b in range(256):
         vocab[f"<0x{b:02X}>"] = 3 + b
@@ -211,7 +241,7 @@ def legacy():
     pre = pre_tokenizers.Split(Regex(r"\s+"), behavior="removed")
     trained = train(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##", end_of_word_suffix="</w>"), pre, norm, 500,
                     special_tokens=["[UNK]", "[CLS]", "[SEP]"], continuing_subword_prefix="##", end_of_word_suffix="</w>",
-                    limit_alphabet=40)
+                    )
     tok = Tokenizer(models.BPE(vocab=trained["vocab"], merges=[tuple(m) for m in trained["merges"]], unk_token="[UNK]",
                                fuse_unk=True, continuing_subword_prefix="##", end_of_word_suffix="</w>"))
     tok.normalizer = norm

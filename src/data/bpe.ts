@@ -13,6 +13,8 @@ export const pairKey = (a: number, b: number): number => a * PAIR_BASE + b;
 const POS_BASE = 2 ** 26;
 // Unique words seen by encode; Brown has ~60k. Cleared when full so memory stays bounded.
 const CACHE_LIMIT = 1_000_000;
+// Longer pieces are not cached: without a pre-tokenizer (Llama-2's first form) a piece is a whole text.
+const CACHE_MAX_WORD = 256;
 
 export interface BpeOptions {
   unkToken?: string | null;
@@ -121,8 +123,10 @@ export class BpeModel {
     let ids = this.cache.get(word);
     if (ids === undefined) {
       ids = this.tokenizeWord(word);
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(word, ids);
+      if (word.length <= CACHE_MAX_WORD) {
+        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+        this.cache.set(word, ids);
+      }
     }
     for (let i = 0; i < ids.length; i++) out.push(ids[i]);
   }

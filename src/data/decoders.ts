@@ -1,8 +1,7 @@
 // tokenizer.json decoders (interop.md §4.6): token strings → text. Each is HF's decode_chain: a list of
 // strings in, a list out; a Sequence feeds one's output to the next, and the tokenizer joins the end.
 import { appendByteLevelBytes } from './bytelevel.js';
-import { TokenizerError, componentType, unsupportedComponent } from './errors.js';
-import { stringField } from './normalizers.js';
+import { TokenizerError, componentType, stringField, unsupportedComponent } from './errors.js';
 import { type PatternJSON, patternFromJSON } from './regex.js';
 
 export interface Decoder {

@@ -25,3 +25,10 @@ export function componentType(json: unknown, field: string): string {
   if (typeof type !== 'string') throw new TokenizerError(`${field}.type is missing`);
   return type;
 }
+
+/** A required string field of a tokenizer.json component. */
+export function stringField(o: Record<string, unknown>, key: string, field: string): string {
+  const v = o[key];
+  if (typeof v !== 'string') throw new TokenizerError(`${field}.${key} must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}

@@ -1,7 +1,7 @@
 // tokenizer.json normalizers (interop.md §4.5): text → text before pre-tokenization, applied to each
 // stretch of text between added tokens. SentencePiece's `Precompiled` charsmap is not implemented and
 // is rejected by name rather than skipped (skipping would silently tokenize differently).
-import { TokenizerError, componentType, unsupportedComponent } from './errors.js';
+import { TokenizerError, componentType, stringField, unsupportedComponent } from './errors.js';
 import { type PatternJSON, patternFromJSON } from './regex.js';
 
 export interface Normalizer {
@@ -41,12 +41,6 @@ export function normalizerFromJSON(json: unknown, field = 'normalizer'): Normali
     default:
       throw unsupportedComponent(field, type, SUPPORTED);
   }
-}
-
-export function stringField(o: Record<string, unknown>, key: string, field: string): string {
-  const v = o[key];
-  if (typeof v !== 'string') throw new TokenizerError(`${field}.${key} must be a string, got ${JSON.stringify(v)}`);
-  return v;
 }
 
 export class SequenceNormalizer implements Normalizer {

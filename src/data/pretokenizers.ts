@@ -3,8 +3,7 @@
 // whether a piece begins at offset 0 of the whole input (HF's offsets_original().0 == 0): Metaspace's
 // prepend_scheme "first" prefixes only that piece.
 import { toByteLevel } from './bytelevel.js';
-import { TokenizerError, componentType, unsupportedComponent } from './errors.js';
-import { stringField } from './normalizers.js';
+import { TokenizerError, componentType, stringField, unsupportedComponent } from './errors.js';
 import { GPT2_PATTERN, type PatternJSON, compileOniguruma, literalRegex, patternFromJSON, splitByRegex } from './regex.js';
 
 export type EmitPiece = (piece: string, atStart: boolean) => void;
@@ -41,7 +40,7 @@ export function preTokenizerFromJSON(json: unknown, field = 'pre_tokenizer'): Pr
   }
 }
 
-export function bool(o: Record<string, unknown>, key: string, fallback: boolean, field: string): boolean {
+function bool(o: Record<string, unknown>, key: string, fallback: boolean, field: string): boolean {
   const v = o[key];
   if (v === undefined) return fallback;
   if (typeof v !== 'boolean') throw new TokenizerError(`${field}.${key} must be true or false`);

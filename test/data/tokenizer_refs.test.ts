@@ -19,6 +19,8 @@ interface Case {
 
 interface Reference {
   cases: Case[];
+  /** Id lists with invalid UTF-8 byte runs: ByteFallback gives one U+FFFD per byte, ByteLevel one per maximal subpart. */
+  decode_cases: { ids: number[]; decoded: string }[];
   special_tokens: Record<string, number>;
   vocab_size_with_added: number;
 }
@@ -51,6 +53,7 @@ for (const [name, what] of Object.entries(NAMES)) {
       if (c.decoded !== null) assert.equal(tok.decode(c.ids), c.decoded, what);
       if (c.decoded_skip_special !== null) assert.equal(tok.decode(c.ids, { skipSpecial: true }), c.decoded_skip_special, what);
     }
+    for (const d of ref.decode_cases) assert.equal(tok.decode(d.ids), d.decoded, `${name} decode ${JSON.stringify(d.ids)}`);
   });
 }
 
