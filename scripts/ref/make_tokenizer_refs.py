@@ -31,7 +31,7 @@ CORPUS = [
     "Numbers: 1, 2, 3, 42, 1234, 2024, 3.14159, 100%. Dates like 2024-07-26 appear in logs.",
     "def add(a, b):\n    return a + b\n\nfor i in range(10):\n    print(i * 2)  # doubles\n",
     "function route(x) {\n\treturn topk(softmax(x), 2);\n}\n",
-    "Café au lait, naïve résumé, Ünïcödé straße. Ελληνικά γράμματα και русский текст тоже.",
+    "Café au lait, naïve résumé, Ünïcödé straße. Ελληνικά γράμματα και русский текст тоже. Ο σοφός λόγος, οι σοφοί λόγοι.",
     "Hello world! Hello there. HELLO AGAIN, world. hello, hello, hello.",
     "  Indented lines keep their spaces.\n    Deeper indentation too.\n\n\nBlank lines between paragraphs.",
     "User: what is the capital of France?\nAssistant: The capital of France is Paris.\n",
@@ -326,6 +326,51 @@ TOOLS = [{"type": "function", "function": {"name": "get_weather", "description":
                                                           "required": ["city"]}}}]
 
 
+# ---- Single components, through tokenizers' own normalize_str / pre_tokenize_str / decode ---------------------
+COMPONENT_TEXTS = ["", " ", "Hello  World ", "  ΟΔΟΣ ΚΑΛΟΣ İstanbul ẞ", "e\u0301 \u212b ﬁ ① Ｆｕｌｌ", "a\tb\nc\u00a0d\u3000e ",
+                   "the-final--countdown", "▁x ▁▁y", "I'LL it's 12345 😀"]
+
+
+def components():
+    norms = {
+        "NFC": normalizers.NFC(), "NFD": normalizers.NFD(), "NFKC": normalizers.NFKC(), "NFKD": normalizers.NFKD(),
+        "Lowercase": normalizers.Lowercase(), "Strip": normalizers.Strip(), "StripLeft": normalizers.Strip(left=True, right=False),
+        "Prepend": normalizers.Prepend("▁"), "ReplaceString": normalizers.Replace("  ", "_"),
+        "ReplaceRegex": normalizers.Replace(Regex(r"\s+"), "$1"),
+        "Sequence": normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase(), normalizers.Replace(" ", "▁")]),
+    }
+    pres = {"Metaspace_" + scheme + ("_split" if split else ""): pre_tokenizers.Metaspace(prepend_scheme=scheme, split=split)
+            for scheme in ["always", "first", "never"] for split in [True, False]}
+    pres.update({"Split_" + b + ("_invert" if inv else ""): pre_tokenizers.Split("-", behavior=b, invert=inv)
+                 for b in ["removed", "isolated", "merged_with_previous", "merged_with_next", "contiguous"] for inv in [False, True]})
+    pres["Split_regex_contiguous"] = pre_tokenizers.Split(Regex(r"\s"), behavior="contiguous")
+    pres["ByteLevel_prefix"] = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    pres["ByteLevel_noregex"] = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    pres["Sequence"] = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(LLAMA3_REGEX), behavior="isolated"),
+                                                pre_tokenizers.Metaspace(prepend_scheme="first", split=True)])
+    decs = {
+        "Metaspace_always": decoders.Metaspace(prepend_scheme="always"), "Metaspace_never": decoders.Metaspace(prepend_scheme="never"),
+        "Strip": decoders.Strip(" ", 2, 1), "Replace": decoders.Replace("▁", " "), "ByteFallback": decoders.ByteFallback(),
+        "Fuse": decoders.Fuse(),
+        "Sequence": decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]),
+    }
+    token_lists = [["▁Hello", "▁▁world", "▁"], ["  a ", " b  "], ["<0xE6>", "<0x97>", "<0xA5>", "▁x", "<0xE6>", "<0x97>", "y"],
+                   ["<0xC3>", "<0xA9>", "<0xFF>", "<0x41>"], ["▁▁a▁b"], ["<0x0a>", "<0x0A>", "<0xzz>"]]
+    with open(os.path.join(OUT, "components.json"), "w", encoding="utf-8") as f:
+        json.dump({
+            "made_by": f"tokenizers {tokenizers.__version__} (scripts/ref/make_tokenizer_refs.py)",
+            "normalizers": [{"name": k, "json": json.loads(n.__getstate__()), "outputs": [n.normalize_str(t) for t in COMPONENT_TEXTS]}
+                            for k, n in norms.items()],
+            "pre_tokenizers": [{"name": k, "json": json.loads(p.__getstate__()),
+                                "outputs": [[piece for piece, _ in p.pre_tokenize_str(t)] for t in COMPONENT_TEXTS]}
+                               for k, p in pres.items()],
+            "decoders": [{"name": k, "json": json.loads(d.__getstate__()), "outputs": [d.decode(t) for t in token_lists]}
+                         for k, d in decs.items()],
+            "texts": COMPONENT_TEXTS,
+            "token_lists": token_lists,
+        }, f, ensure_ascii=False, indent=1)
+
+
 def hf_directory(name, tok, config, chat_cases):
     """A model directory: tokenizer.json + tokenizer_config.json, loaded back with transformers' AutoTokenizer."""
     d = os.path.join(OUT, name)
@@ -372,7 +417,7 @@ def main():
     tok, specials = qwen()
     write_reference("qwen2", tok, specials)
     tok, specials = legacy()
-    write_reference("legacy_merges", tok, specials, ["ÉCOLE Ｆｕｌｌｗｉｄｔｈ ﬁne", "zzz qqq zebra"])
+    write_reference("legacy_merges", tok, specials, ["ÉCOLE Ｆｕｌｌｗｉｄｔｈ ﬁne", "zzz qqq zebra", "ΟΔΟΣ ΚΑΛΟΣ İstanbul ẞ"])
     to_legacy_merges("legacy_merges")
     assert Tokenizer.from_file(os.path.join(OUT, "legacy_merges", "tokenizer.json")).encode("check legacy").ids == \
         tok.encode("check legacy").ids
@@ -420,7 +465,10 @@ def main():
     }, [{"name": "chatml spec vector", "messages": [{"role": "user", "content": "ab"}], "add_generation_prompt": True},
         {"name": "chatml conversation", "messages": CONVERSATION, "add_generation_prompt": False}])
 
+    components()
     for name in sorted(os.listdir(OUT)):
+        if not os.path.isdir(os.path.join(OUT, name)):
+            continue
         for f in sorted(os.listdir(os.path.join(OUT, name))):
             print(f"{name}/{f}: {os.path.getsize(os.path.join(OUT, name, f))} bytes")
 

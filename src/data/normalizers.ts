@@ -93,9 +93,12 @@ export class UnicodeNormalizer implements Normalizer {
   }
 }
 
+/** Code point by code point, as HF does: no context rules, so a final Σ becomes σ, not ς. */
 export class LowercaseNormalizer implements Normalizer {
   normalize(text: string): string {
-    return text.toLowerCase();
+    let out = '';
+    for (const ch of text) out += ch.toLowerCase();
+    return out;
   }
 
   toJSON(): Record<string, unknown> {

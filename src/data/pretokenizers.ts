@@ -131,9 +131,9 @@ function splitWithBehavior(text: string, regex: RegExp, behavior: SplitBehavior,
         at += p.s.length;
       }
       break;
-    case 'Contiguous':
+    case 'Contiguous': // runs of pieces with the same flag join (HF: two non-matches too, seen with invert)
       for (const p of parts) {
-        if (p.match && previousMatch) out[out.length - 1].s += p.s;
+        if (p.match === previousMatch && out.length > 0) out[out.length - 1].s += p.s;
         else out.push({ s: p.s, at });
         previousMatch = p.match;
         at += p.s.length;
