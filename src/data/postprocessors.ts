@@ -95,11 +95,11 @@ export class TemplateProcessing implements PostProcessor {
   }
 
   process(a: number[], b?: number[]): number[] {
-    const out: number[] = [];
+    // concat, not push(...ids): a spread of a long document's ids overflows the call stack.
+    let out: number[] = [];
     for (const piece of b ? this.pair : this.single) {
-      if ('special' in piece) out.push(...(this.specialTokens.get(piece.special) as readonly number[]));
-      else if (piece.sequence === 'A') out.push(...a);
-      else out.push(...(b ?? []));
+      if ('special' in piece) out = out.concat(this.specialTokens.get(piece.special) as readonly number[]);
+      else out = out.concat(piece.sequence === 'A' ? a : b ?? []);
     }
     return out;
   }

@@ -88,3 +88,13 @@ test('tokenizer refs: a pair goes through the pair template ([CLS] $A [SEP] $B [
   assert.deepEqual(a.ids, [cls, ...a.ids_no_special, sep]);
   assert.deepEqual(tok.postProcessor?.process(a.ids_no_special, b.ids_no_special), [cls, ...a.ids_no_special, sep, ...b.ids_no_special, sep]);
 });
+
+test('tokenizer refs: a document of 200k tokens goes through the template (no call-stack overflow)', () => {
+  const tok = Tokenizer.load(`${FIXTURES}llama2_prepend/tokenizer.json`);
+  const ref = readRef('llama2_prepend');
+  const hello = ref.cases.find((c) => c.text === 'Hello world') as Case; // [<s>, ▁Hello, ▁world]
+  const ids = tok.encode(`Hello world${' Hello world'.repeat(100_000)}`);
+  assert.equal(ids.length, 1 + 2 * 100_001);
+  assert.deepEqual(ids.slice(0, 3), hello.ids);
+  assert.deepEqual(ids.slice(-2), hello.ids_no_special);
+});
