@@ -328,7 +328,8 @@ TOOLS = [{"type": "function", "function": {"name": "get_weather", "description":
 
 # ---- Single components, through tokenizers' own normalize_str / pre_tokenize_str / decode ---------------------
 COMPONENT_TEXTS = ["", " ", "Hello  World ", "  ΟΔΟΣ ΚΑΛΟΣ İstanbul ẞ", "e\u0301 \u212b ﬁ ① Ｆｕｌｌ", "a\tb\nc\u00a0d\u3000e ",
-                   "the-final--countdown", "▁x ▁▁y", "I'LL it's 12345 😀"]
+                   "the-final--countdown", "▁x ▁▁y", "I'LL it's 12345 😀", "١٢٣ 123 é_x ab\u0301 's #-x - ⅷ",
+                   "日本語のテキストと中文 2024年7月 [-a] \"q\" !w\n\n"]
 
 
 def components():
@@ -344,6 +345,18 @@ def components():
     pres.update({"Split_" + b + ("_invert" if inv else ""): pre_tokenizers.Split("-", behavior=b, invert=inv)
                  for b in ["removed", "isolated", "merged_with_previous", "merged_with_next", "contiguous"] for inv in [False, True]})
     pres["Split_regex_contiguous"] = pre_tokenizers.Split(Regex(r"\s"), behavior="contiguous")
+    # Oniguruma escapes that JavaScript reads differently: Unicode \d and \w, escaped punctuation, a DeepSeek-like
+    # sequence of Splits over CJK runs, digit groups and punctuation classes.
+    for name, rx in {"d": r"\d+", "w": r"\w+", "class_w": r"[\w]+", "escapes": r"\'s|\#|\-x|[\-\#]|\ ",
+                     "W": r"\W+", "D": r"\D+"}.items():
+        pres["Split_regex_" + name] = pre_tokenizers.Split(Regex(rx), behavior="isolated")
+    pres["Sequence_deepseek_like"] = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\p{N}{1,3}"), behavior="isolated"),
+        pre_tokenizers.Split(Regex(r"[\u4e00-\u9fa5\u3040-\u30ff]+"), behavior="isolated"),
+        pre_tokenizers.Split(Regex(r"[\!\\\"\[\]\-][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"),
+                             behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
     pres["ByteLevel_prefix"] = pre_tokenizers.ByteLevel(add_prefix_space=True)
     pres["ByteLevel_noregex"] = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     pres["Sequence"] = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(LLAMA3_REGEX), behavior="isolated"),

@@ -1,7 +1,10 @@
 // tokenizer.json regexes are Oniguruma patterns (interop.md §4.4); JavaScript needs the `u` flag and
-// differs on two points that real tokenizers hit:
+// differs on points that real tokenizers hit:
 // - `\s`: Oniguruma's is the Unicode White_Space property (it has U+0085, not U+FEFF), JavaScript's is
 //   not, so `\s`/`\S` are rewritten to `\p{White_Space}`/`\P{White_Space}`;
+// - `\d` and `\w` are Unicode in Oniguruma (Nd; UTS #18 word characters), ASCII in JavaScript;
+// - Oniguruma lets any punctuation be escaped (`\'`, `\#`, `\-` outside a class), the `u` flag does not:
+//   escaped ASCII punctuation becomes `\xHH`;
 // - `(?i:...)` (Llama-3, Qwen2: `(?i:'s|'t|...)`) is no JavaScript group before V8 12.4, so each cased
 //   letter inside it becomes `[xX]`, as llama.cpp does.
 import { TokenizerError } from './errors.js';
@@ -10,6 +13,25 @@ import { TokenizerError } from './errors.js';
 export const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 const CASE_INSENSITIVE_GROUP = '(?i:';
+const WORD_CLASS_BODY = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
+
+/** The JavaScript for Oniguruma's escape `\e`; `inClass`: inside [...]. */
+function translateEscape(e: string, inClass: boolean, fail: (why: string) => TokenizerError): string {
+  switch (e) {
+    case 's': return '\\p{White_Space}';
+    case 'S': return '\\P{White_Space}';
+    case 'd': return '\\p{Nd}';
+    case 'D': return '\\P{Nd}';
+    case 'w': return inClass ? WORD_CLASS_BODY : `[${WORD_CLASS_BODY}]`;
+    case 'W':
+      if (inClass) throw fail('has \\W inside a [class], which moekit cannot translate');
+      return `[^${WORD_CLASS_BODY}]`;
+    default:
+      if (/^[0-9A-Za-z]$/.test(e)) return `\\${e}`; // \p, \n, \x41, \u...: the same in both
+      if (e.charCodeAt(0) < 0x80) return `\\x${e.charCodeAt(0).toString(16).padStart(2, '0')}`;
+      return e; // an escaped non-ASCII character is itself
+  }
+}
 
 /** A global unicode RegExp for an Oniguruma pattern; `field` names it in errors. */
 export function compileOniguruma(pattern: string, field: string): RegExp {
@@ -22,8 +44,7 @@ export function compileOniguruma(pattern: string, field: string): RegExp {
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
     if (c === '\\' && i + 1 < pattern.length) {
-      const e = pattern[++i];
-      js += e === 's' ? '\\p{White_Space}' : e === 'S' ? '\\P{White_Space}' : `\\${e}`;
+      js += translateEscape(pattern[++i], inClass, fail);
       continue;
     }
     if (inClass) {
