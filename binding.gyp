@@ -11,6 +11,7 @@
       "native/norm.cc",
       "native/rope.cc",
       "native/attention.cc",
+      "native/attention_cached.cc",
       "native/loss.cc",
       "native/optim.cc",
       "native/dtype.cc",

@@ -7,6 +7,7 @@ import { embeddingBackward, embeddingForward } from './embedding.js';
 import { rmsnormBackward, rmsnormForward } from './norm.js';
 import { ropeBackward, ropeForward } from './rope.js';
 import { attentionBackward, attentionForward } from './attention.js';
+import { cachedAttentionForward } from './attention_cached.js';
 import { add, scale, swigluBackward, swigluForward } from './elementwise.js';
 import { softmaxBackward, softmaxForward } from './softmax.js';
 import { crossEntropyBackward, crossEntropyForward } from './loss.js';
@@ -30,6 +31,7 @@ export const referenceBackend: Backend = {
   ropeBackward,
   attentionForward,
   attentionBackward,
+  cachedAttentionForward,
   swigluForward,
   swigluBackward,
   softmaxForward,
