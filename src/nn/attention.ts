@@ -1,6 +1,7 @@
 import { causalAttention, rope, type RopeTables } from '../ops/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { ParamBuilder } from './builder.js';
+import { attendCached, type CacheLayerWidths, type KVCache } from './kv_cache.js';
 import { Linear } from './linear.js';
 
 export interface AttentionShape {
@@ -39,5 +40,20 @@ export class SelfAttention {
     const v = this.v.forward(x);                                          // [B·T, nkv·hd]
     const y = causalAttention(q, k, v, { batch: layout.batch, seq: layout.seq, heads, kvHeads, headDim });
     return this.o.forward(y);
+  }
+
+  /** Row widths of this module's KV cache layer. */
+  cacheWidths(): CacheLayerWidths {
+    const { kvHeads, headDim } = this.shape;
+    return { keyWidth: kvHeads * headDim, valueWidth: kvHeads * headDim };
+  }
+
+  /** Inference over T new rows x [T, hidden] at `positions` (cache.length …), through `layer`'s KV cache. */
+  forwardCached(x: Tensor, positions: Int32Array, tables: RopeTables, cache: KVCache, layer: number): Tensor {
+    const { heads, kvHeads, headDim } = this.shape;
+    const q = rope(this.q.forward(x), tables, positions, heads);
+    const k = rope(this.k.forward(x), tables, positions, kvHeads);
+    const shape = { heads, kvHeads, headDim, valueDim: headDim, scale: 1 / Math.sqrt(headDim) };
+    return this.o.forward(attendCached(q, k, this.v.forward(x), shape, cache, layer));
   }
 }

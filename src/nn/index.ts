@@ -5,3 +5,4 @@ export { RMSNorm } from './rmsnorm.js';
 export { SwiGLUMLP } from './mlp.js';
 export { SelfAttention, type AttentionShape, type TokenLayout } from './attention.js';
 export type { FeedForward, FfnContext, LayerReport } from './ffn.js';
+export { KVCache, attendCached, type CacheLayerWidths, type CachedAttentionShape } from './kv_cache.js';
