@@ -44,7 +44,9 @@ export class Detokenizer {
 
   private pending(): string {
     const decode = (from: number, to: number) => this.tokenizer.decode(this.ids.slice(from, to), { skipSpecial: true });
-    const before = decode(this.prefix, this.read);
+    // A character left incomplete at the end of the context (the prompt's end) is completed by the new
+    // tokens: its U+FFFD is not part of what was seen.
+    const before = decode(this.prefix, this.read).replace(/\uFFFD+$/, '');
     const now = decode(this.prefix, this.ids.length);
     return now.length > before.length ? now.slice(before.length) : '';
   }
