@@ -1,10 +1,9 @@
 // `moekit generate`: text from a model directory, streamed to stdout as it is decoded (batch 1, KV
 // cache), with a stats line on stderr. Greedy by default, so a run is reproducible without a seed.
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { backend } from '../backend/index.js';
 import { ConfigError } from '../tensor/index.js';
-import { loadModel, type LoadedModel } from '../models/load.js';
+import { loadModel, type LoadedModel } from '../io/load.js';
 import { END_OF_TEXT, Tokenizer } from '../data/index.js';
 import { checkSampling, generateText, type GenerationStats, type SamplingOptions } from '../generate/index.js';
 import type { Command } from './command.js';
@@ -110,24 +109,8 @@ function chatPromptIds(loaded: LoadedModel, _tokenizer: Tokenizer, _prompt: stri
   throw new ConfigError(`${loaded.dir}: this model directory has no chat template`, 'run without --chat to continue the prompt as plain text');
 }
 
-/** End-of-sequence ids: config.json's, generation_config.json's (a number or a list), the tokenizer's END_OF_TEXT. */
+/** End-of-sequence ids: config.json's and generation_config.json's, and the tokenizer's END_OF_TEXT. */
 function eosIds(loaded: LoadedModel, tokenizer: Tokenizer): number[] {
-  const ids = new Set<number>();
-  if (loaded.config.eos_token_id !== null) ids.add(loaded.config.eos_token_id);
-  const genPath = join(loaded.dir, 'generation_config.json');
-  if (existsSync(genPath)) {
-    let eos: unknown;
-    try {
-      eos = (JSON.parse(readFileSync(genPath, 'utf8')) as { eos_token_id?: unknown }).eos_token_id;
-    } catch (e) {
-      throw new ConfigError(`${genPath} is not valid JSON (${(e as Error).message})`);
-    }
-    for (const id of Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos]) {
-      if (!Number.isInteger(id) || (id as number) < 0) throw new ConfigError(`${genPath}: eos_token_id holds ${JSON.stringify(id)}, expected token ids`);
-      ids.add(id as number);
-    }
-  }
   const eot = tokenizer.tokenToId(END_OF_TEXT);
-  if (eot !== undefined) ids.add(eot);
-  return [...ids];
+  return eot === undefined || loaded.eosTokenIds.includes(eot) ? loaded.eosTokenIds : [...loaded.eosTokenIds, eot];
 }

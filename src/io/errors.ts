@@ -21,3 +21,6 @@ export class SafetensorsError extends MoekitError {
     this.code = code;
   }
 }
+
+/** A model directory that cannot become a model: missing files, tensors that do not fit the config. */
+export class ModelLoadError extends MoekitError {}

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '../../src/data/index.js';
-import { loadModel } from '../../src/models/load.js';
+import { loadModel } from '../../src/io/load.js';
 import { GREEDY, generateTokens } from '../../src/generate/index.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
