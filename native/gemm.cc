@@ -444,9 +444,46 @@ void axpy_rows(const Gemm& g, const float* x, int64_t i0, int64_t j0, int64_t j1
   if (j < j1) axpys<RB, 1>(g, x, i0, j, static_cast<int>(j1 - j));
 }
 
+// Σ_k x[k]·b[k] over one contiguous row, left to right with four accumulators (as one vector).
+inline vf dot_row(const float* x, const float* b, int64_t K) {
+  vf a0 = simd::zero(), a1 = simd::zero(), a2 = simd::zero(), a3 = simd::zero();
+  int64_t k = 0;
+  for (; k + 4 * W <= K; k += 4 * W) {
+    a0 = simd::fmadd(simd::load(x + k), simd::load(b + k), a0);
+    a1 = simd::fmadd(simd::load(x + k + W), simd::load(b + k + W), a1);
+    a2 = simd::fmadd(simd::load(x + k + 2 * W), simd::load(b + k + 2 * W), a2);
+    a3 = simd::fmadd(simd::load(x + k + 3 * W), simd::load(b + k + 3 * W), a3);
+  }
+  for (; k + W <= K; k += W) a0 = simd::fmadd(simd::load(x + k), simd::load(b + k), a0);
+  if (k < K) {
+    int n = static_cast<int>(K - k);
+    a1 = simd::fmadd(simd::load_n(x + k, n), simd::load_n(b + k, n), a1);
+  }
+  return simd::add(simd::add(a0, a1), simd::add(a2, a3));
+}
+
+// One row of x (the decode GEMV), transB: c[i0, j] = dot(x, b_j), reading b strictly in memory order.
+// Weights used once per token stream from DRAM, and the hardware prefetcher follows one sequential
+// stream far better than dots<1>'s four interleaved rows: 21 against 10 GB/s on one Zen 4 core
+// (1×256 · 256×688, 200 distinct matrices; a plain streaming read reaches 21).
+void dots_one_row(const Gemm& g, const float* x, int64_t i0, int64_t j0, int64_t j1) {
+  const int64_t K = g.K;
+  float* c = g.c + i0 * g.N;
+  int64_t j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    vf acc[4];
+    for (int q = 0; q < 4; q++) acc[q] = dot_row(x, g.b + (j + q) * K, K);
+    float sums[4];
+    hsum4(acc, sums);
+    for (int q = 0; q < 4; q++) c[j + q] = finish(c + j + q, sums[q], g.accumulate);
+  }
+  for (; j < j1; j++) c[j] = finish(c + j, simd::hsum(dot_row(x, g.b + j * K, K)), g.accumulate);
+}
+
 template <int RB>
 void small_rows(const Gemm& g, const float* x, int64_t i0, int64_t j0, int64_t j1) {
-  if (g.transB) dots<RB>(g, x, i0, j0, j1);
+  if (g.transB && RB == 1) dots_one_row(g, x, i0, j0, j1);
+  else if (g.transB) dots<RB>(g, x, i0, j0, j1);
   else axpy_rows<RB>(g, x, i0, j0, j1);
 }
 
