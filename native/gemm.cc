@@ -32,6 +32,7 @@ namespace moekit {
 namespace {
 
 using simd::vf;
+using simd::hsum4;
 constexpr int W = simd::W;
 
 // ---- blocking parameters ------------------------------------------------------------------------
@@ -334,27 +335,6 @@ const float* a_rows(const Gemm& g) {
 }
 
 inline float finish(float* c, float v, bool accumulate) { return accumulate ? *c + v : v; }
-
-// out[q] = horizontal sum of acc[q], q < 4. Reducing four accumulators together costs ~10 shuffles and
-// adds instead of four full reductions (the GEMV does one per output).
-inline void hsum4(const vf acc[4], float out[4]) {
-#if defined(__AVX512F__)
-  // [a.q0+a.q2, a.q1+a.q3, b.q0+b.q2, b.q1+b.q3] (q = 128-bit quarter), likewise for c, d
-  __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(acc[0], acc[1], 0x44), _mm512_shuffle_f32x4(acc[0], acc[1], 0xEE));
-  __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2], acc[3], 0x44), _mm512_shuffle_f32x4(acc[2], acc[3], 0xEE));
-  // one quarter per accumulator: [a, b, c, d], then sum within each quarter
-  __m512 x = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
-  x = _mm512_add_ps(x, _mm512_permute_ps(x, 0x4E));
-  x = _mm512_add_ps(x, _mm512_permute_ps(x, 0xB1));
-  __m512 firsts = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), x);
-  _mm_storeu_ps(out, _mm512_castps512_ps128(firsts));
-#elif defined(__AVX2__)
-  __m256 x = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
-  _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1)));
-#else
-  for (int q = 0; q < 4; q++) out[q] = acc[q];
-#endif
-}
 
 // transB: c[i, j] = dot(x_i, b_j) for RB rows × 4 columns at a time (RB·4 vector accumulators, 4+RB
 // loads per RB·4 FMAs). x: [RB rows][K], b rows j0.. of [N,K].
