@@ -22,5 +22,18 @@ export class SafetensorsError extends MoekitError {
   }
 }
 
+/** Why a PyTorch `.bin` checkpoint (zip + pickle, interop.md §2) or its shard index (§1.5) was refused. */
+export type PytorchBinErrorCode =
+  | 'Io' | 'NotCheckpoint' | 'InvalidZip' | 'UnsupportedZip' | 'InvalidPickle' | 'UnsupportedOpcode' | 'ForbiddenGlobal'
+  | 'InvalidTensor' | 'UnsupportedDtype' | 'UnsupportedByteorder' | 'InvalidIndex';
+
+export class PytorchBinError extends MoekitError {
+  readonly code: PytorchBinErrorCode;
+  constructor(code: PytorchBinErrorCode, message: string, hint?: string) {
+    super(message, hint);
+    this.code = code;
+  }
+}
+
 /** A model directory that cannot become a model: missing files, tensors that do not fit the config. */
 export class ModelLoadError extends MoekitError {}

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DecoderLM, parseModelConfig, type ModelConfig } from '../models/index.js';
+import { backend } from '../backend/index.js';
 import { MoekitError, shapeStr, type Tensor } from '../tensor/index.js';
 import { toFloat32, type SafetensorsTensor } from './safetensors.js';
 import { ModelLoadError } from './errors.js';
@@ -21,6 +22,8 @@ export interface LoadedModel {
   config: ModelConfig;
   /** The mapping the directory was read with (`model_type`, or `dynmoe`). */
   architecture: HfArchitecture;
+  /** config.json as written in the directory. */
+  rawConfig: Record<string, unknown>;
   /** Path of tokenizer.json, or null when the directory has none. */
   tokenizerPath: string | null;
   /** Every end-of-sequence id of config.json and generation_config.json (HF allows a list, §3.8). */
@@ -62,25 +65,50 @@ export function loadWeights(model: DecoderLM, source: WeightSource, mapper: Name
       throw new ModelLoadError(`${source.path}: tensor ${from} has no place in the model that config.json describes` +
         (target !== from ? ` (read as ${target})` : ''));
     }
-    if (shape.length !== p.shape.length || shape.some((d, i) => d !== p.shape[i])) {
+    if (!sameShape(shape, p.shape)) {
       throw new ModelLoadError(`${source.path}: tensor ${from} has shape ${shapeStr(shape)}, config.json gives ${shapeStr(p.shape)}`);
     }
     if (filled.has(target)) throw new ModelLoadError(`${source.path}: tensor ${target} is given twice (last as ${from})`);
     p.data.set(data);
     filled.add(target);
   };
+  let scratch = new Uint16Array(0); // F16/BF16 bytes on their way to f32, reused across tensors
+  const tied = model.config.tie_word_embeddings;
   for (const name of source.names) {
-    if (IGNORED.test(name)) continue;
-    const t = floatTensor(source, name);
+    // Tied embeddings: writers that keep the shared head (torch.save of a state dict) store it anyway.
+    if (IGNORED.test(name) || (tied && name === 'lm_head.weight')) continue;
     const fused = FUSED_EXPERTS.exec(name);
-    if (fused) splitFused(fused[1], fused[2], t, source.path, fill);
-    else fill(mapper.toMoekit(name), name, toFloat32(t), t.shape);
+    const target = mapper.toMoekit(name);
+    const p = model.params.get(target);
+    const dtype = source.dtypeOf(name);
+    const shape = source.shapeOf(name);
+    const direct = !fused && p && !filled.has(target) && source.readInto && sameShape(shape, p.shape);
+    if (direct && dtype === 'F32') {
+      // The fast path: the file's bytes go straight into the parameter (one read, no copy).
+      source.readInto!(name, new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength));
+      filled.add(target);
+    } else if (direct && (dtype === 'F16' || dtype === 'BF16')) {
+      if (scratch.length < p.size) scratch = new Uint16Array(p.size);
+      const half = scratch.subarray(0, p.size);
+      source.readInto!(name, new Uint8Array(half.buffer, 0, half.byteLength));
+      if (dtype === 'F16') backend().f16ToF32(p.data, half, p.size);
+      else backend().bf16ToF32(p.data, half, p.size);
+      filled.add(target);
+    } else {
+      const t = floatTensor(source, name);
+      if (fused) splitFused(fused[1], fused[2], t, source.path, fill);
+      else fill(target, name, toFloat32(t), t.shape);
+    }
   }
   const missing = [...model.params.keys()].filter((n) => !filled.has(n));
   if (missing.length > 0) {
     throw new ModelLoadError(`${source.path}: missing ${missing.length} tensor(s) the model in config.json needs: ` +
       `${missing.slice(0, 5).map((n) => `${n} ${shapeStr(model.params.get(n)!.shape)}`).join(', ')}${missing.length > 5 ? ', …' : ''}`);
   }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function floatTensor(source: WeightSource, name: string): SafetensorsTensor {
@@ -131,14 +159,14 @@ export function loadModel(dir: string): LoadedModel {
     const hf = raw as Record<string, unknown>;
     const architecture = detectArchitecture(hf, source.names, configPath);
     const config = parseModelConfig(architecture.config(new HfConfigReader(hf, configPath)), configPath);
-    const model = new DecoderLM(config, { seed: 0 });
+    const model = new DecoderLM(config, { seed: 0, initialize: false });
     loadWeights(model, source, new NameMapper(architecture.names), typeof hf.num_nextn_predict_layers === 'number' ? hf.num_nextn_predict_layers : 0);
     const generationPath = join(dir, 'generation_config.json');
     const generationConfig = existsSync(generationPath) ? readJson(generationPath) as Record<string, unknown> : null;
     const tokenizerPath = join(dir, 'tokenizer.json');
     const runPath = join(dir, 'run.json');
     return {
-      dir, model, config, architecture, generationConfig,
+      dir, model, config, architecture, generationConfig, rawConfig: hf,
       eosTokenIds: eosIds(hf.eos_token_id, generationConfig?.eos_token_id),
       tokenizerPath: existsSync(tokenizerPath) ? tokenizerPath : null,
       run: existsSync(runPath) ? readJson(runPath) : null,

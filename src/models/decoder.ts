@@ -82,6 +82,8 @@ const EVAL: ForwardOptions = { training: false, step: 0 };
 export interface DecoderOptions {
   seed: number;
   ffn?: FfnFactory;
+  /** false: leave the parameters zero because a checkpoint will fill them (default true). */
+  initialize?: boolean;
 }
 
 export class DecoderLM {
@@ -95,7 +97,7 @@ export class DecoderLM {
   readonly routingRng: Rng;
 
   constructor(readonly config: ModelConfig, opts: DecoderOptions) {
-    const root = new ParamBuilder(this.params, new Rng(opts.seed));
+    const root = new ParamBuilder(this.params, opts.initialize === false ? null : new Rng(opts.seed));
     this.routingRng = new Rng(opts.seed ^ 0x5eed);
     const model = root.pp('model');
     const c = config;

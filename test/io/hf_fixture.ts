@@ -8,6 +8,7 @@ import { loadModel, type LoadedModel } from '../../src/io/load.js';
 import type { MoeRouting } from '../../src/moe/index.js';
 import type { LayerReport } from '../../src/nn/index.js';
 import { noGrad } from '../../src/tensor/index.js';
+import { tokenRouting, type LayerRouting } from '../../src/eval/inspect.js';
 
 /** dist/test/io/ → the repository root → ../shared/fixtures/<name> */
 export function fixtureDir(name: string): string {
@@ -32,13 +33,7 @@ export function run(loaded: LoadedModel, ids: readonly number[]): { logits: Floa
 }
 
 /** Per token, the experts of one MoE layer by descending weight (ties: lower id), with their weights. */
-export function expertsByWeight(routing: MoeRouting): { experts: number[][]; weights: number[][] } {
-  const a = routing.output.assignment;
-  const per: [number, number][][] = Array.from({ length: routing.T }, () => []);
-  for (let i = 0; i < a.token.length; i++) if (!a.dropped[i]) per[a.token[i]].push([a.expert[i], a.weight[i]]);
-  for (const p of per) p.sort((x, y) => y[1] - x[1] || x[0] - y[0]);
-  return { experts: per.map((p) => p.map((x) => x[0])), weights: per.map((p) => p.map((x) => x[1])) };
-}
+export const expertsByWeight = (routing: MoeRouting): LayerRouting => tokenRouting(0, routing);
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length, 'lengths differ');

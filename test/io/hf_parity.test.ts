@@ -41,9 +41,11 @@ test('dynmoe: Top-P checkpoints of the paper load with their own names and route
 // (scripts/ref/make_hf_refs.py → test/fixtures/hf/<name>): llama (GQA, tied embeddings, attention biases,
 // BF16 storage), olmoe (full-width q/k norm, raw weights, 5 shards), qwen2_moe (qkv bias, gated shared
 // expert, a dense layer from mlp_only_layers), qwen3_moe (head_dim ≠ hidden/heads, per-head q/k norm,
-// decoder_sparse_step 2, renormalised top-3).
+// decoder_sparse_step 2, renormalised top-3); and DeepSeekMoE v1 (remote code, not in transformers:
+// transformers' Llama decoder with the v1 MoE block written from the spec, scripts/ref/make_deepseek_v1_ref.py;
+// first_k_dense_replace, 2 fused ungated shared experts, renormalised top-3).
 const OWN_FIXTURES = fileURLToPath(new URL('../../../test/fixtures/hf/', import.meta.url));
-for (const name of ['llama', 'olmoe', 'qwen2_moe', 'qwen3_moe']) {
+for (const name of ['llama', 'olmoe', 'qwen2_moe', 'qwen3_moe', 'deepseek']) {
   test(`${name}: logits at every position, LM loss and greedy tokens match transformers`, () => {
     const dir = OWN_FIXTURES + name;
     const loaded = loadModel(dir);
@@ -58,3 +60,12 @@ for (const name of ['llama', 'olmoe', 'qwen2_moe', 'qwen3_moe']) {
     assert.deepEqual(greedy(loaded, ref.greedy.prompt, ref.greedy.new_tokens.length), ref.greedy.new_tokens);
   });
 }
+
+test('a PyTorch .bin checkpoint (torch.save, tied head sharing the embedding storage, BF16) loads like its safetensors twin', () => {
+  const loaded = loadModel(OWN_FIXTURES + 'llama_bin');
+  const ref = JSON.parse(readFileSync(OWN_FIXTURES + 'llama/reference.json', 'utf8'));
+  for (const seq of ref.sequences as any[]) {
+    const diff = maxAbsDiff(run(loaded, seq.input_ids).logits, (seq.logits as number[][]).flat());
+    assert.ok(diff <= 1e-4, `max |logit − reference| = ${diff}`);
+  }
+});
