@@ -1,7 +1,7 @@
 // KV-cache generation against transformers' own greedy continuations (reference.json `greedy`): the
 // shared Mixtral fixture and the tiny HF models of test/fixtures/hf (GQA and tied embeddings, q/k norms
 // over the projection and per head, qkv biases, shared experts) — the attention variants the cached
-// path must reproduce.
+// path must reproduce; DeepSeek-MoE v1 adds shared experts and dense first layers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ const SHARED = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta
 const OWN = fileURLToPath(new URL('../../../test/fixtures/hf/', import.meta.url));
 const DIRS: [string, string][] = [
   ['mixtral', SHARED + 'mixtral'],
-  ...['llama', 'olmoe', 'qwen2_moe', 'qwen3_moe'].map((n): [string, string] => [n, OWN + n]),
+  ...['llama', 'olmoe', 'qwen2_moe', 'qwen3_moe', 'deepseek'].map((n): [string, string] => [n, OWN + n]),
 ];
 
 for (const [name, dir] of DIRS) {
