@@ -53,6 +53,10 @@ constexpr int64_t MC_MAX = 72;   // A block MC·KC·4 B = 72 KiB beside B in L2 
 constexpr int64_t L2_FLOATS = 1 << 18;  // Zen 4: 1 MiB L2 per core
 constexpr int64_t SMALL_M = 8;   // M ≤ this: no packing (packing B costs K·N for only M·K·N FMAs)
 constexpr int64_t MIN_WORK_PER_THREAD = 1 << 16;  // multiply-adds; below this a wake-up costs more
+// The small-M path is bound by reading B (4 bytes per multiply-add, from L3 or DRAM during decode), so a
+// share of 2^15 multiply-adds (128 KiB of B, several µs) already outweighs handing it to a spinning
+// worker: the decode step's 256×256 attention projections then use both cores too.
+constexpr int64_t MIN_WORK_PER_THREAD_SMALL_M = 1 << 15;
 
 // ---- per-thread buffers -------------------------------------------------------------------------
 // Grow-only and 64-byte aligned; each pool thread owns its own, so steady-state calls never allocate.
@@ -481,8 +485,8 @@ void gemm_small_cols(const Gemm& g, const float* x, int64_t j0, int64_t j1) {
 }
 
 // ---- driver -------------------------------------------------------------------------------------
-int threads_for(int64_t work, int nth) {
-  int64_t by_work = std::max<int64_t>(1, work / MIN_WORK_PER_THREAD);
+int threads_for(int64_t work, int nth, int64_t min_work) {
+  int64_t by_work = std::max<int64_t>(1, work / min_work);
   return static_cast<int>(std::min<int64_t>(nth, by_work));
 }
 
@@ -495,7 +499,7 @@ void gemm(Gemm& g, int nth) {
     return;
   }
   g.id = ++g_calls;
-  nth = threads_for(g.M * g.N * g.K, nth);
+  nth = threads_for(g.M * g.N * g.K, nth, g.M <= SMALL_M ? MIN_WORK_PER_THREAD_SMALL_M : MIN_WORK_PER_THREAD);
   if (g.M <= SMALL_M) {  // chunks of 4W columns (whole dot groups / vector chunks)
     const int64_t unit = 4 * W;
     parallel_dynamic((g.N + unit - 1) / unit, [&](int64_t chunk) {
