@@ -5,11 +5,13 @@
 //   for LLaMA, MLA's own for DeepSeek).
 // Contract: src/backend/backend.ts (cachedAttentionForward).
 //
-// One unit = (query row, head): s_j = scale·q·k_j, p = softmax(s), out = Σ_j p_j·v_j. A unit is computed
-// the same way whichever thread runs it, so results are bit-identical for any thread count. Decode
+// Per query row and head: s_j = scale·q·k_j, p = softmax(s), out = Σ_j p_j·v_j. One unit of work is a
+// query row and up to four heads of one kv group (which share every K and V row they read); a unit is
+// computed the same way whichever thread runs it, so results are bit-identical for any thread count. Decode
 // (Tq = 1) is a few thousand FMAs per head: it runs on the calling thread unless the work is large
 // enough to pay for waking a worker, and uses only thread-local scratch that grows to the longest
 // context seen (no allocation per call in steady state).
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -39,61 +41,105 @@ float* score_scratch(int64_t n) {
   return buf.data();
 }
 
-// s[j] = scale·q·k_j for j < n, keys k_j = k + j·ks: four keys at a time, so four independent FMA chains
-// run side by side and one combined reduction (hsum4) finishes them.
-void key_scores(float* s, const float* q, const float* k, int64_t ks, int64_t n, int64_t dk, float scale) {
+// Query heads of one kv group handled together: every K and V row read from memory serves all of them
+// (GQA: Mixtral's 32 query heads read 8 kv heads).
+constexpr int HB = 4;
+
+// s[r·ls + j] = scale·q_r·k_j for heads r < R (q_r = q + r·qs) and keys j < n (k_j = k + j·ks): four
+// keys at a time, so 4·R independent FMA chains run side by side and hsum4 finishes four at once.
+// A head's scores do not depend on R: every (head, key) sums over d in the same order.
+template <int R>
+void key_scores(float* s, int64_t ls, const float* q, int64_t qs, const float* k, int64_t ks, int64_t n, int64_t dk,
+                float scale) {
   int64_t j = 0;
   for (; j + 4 <= n; j += 4) {
-    vf acc[4] = {zero(), zero(), zero(), zero()};
+    vf acc[R][4];
+    for (int r = 0; r < R; r++)
+      for (int c = 0; c < 4; c++) acc[r][c] = zero();
     const float* kj = k + j * ks;
     vec_loop(0, dk, [&](int64_t d, int m) {
-      vf qv = load_n(q + d, m);
-      for (int r = 0; r < 4; r++) acc[r] = fmadd(qv, load_n(kj + r * ks + d, m), acc[r]);
+      vf kv[4];
+      for (int c = 0; c < 4; c++) kv[c] = load_n(kj + c * ks + d, m);
+      for (int r = 0; r < R; r++) {
+        vf qv = load_n(q + r * qs + d, m);
+        for (int c = 0; c < 4; c++) acc[r][c] = fmadd(qv, kv[c], acc[r][c]);
+      }
     });
-    float sums[4];
-    hsum4(acc, sums);
-    for (int r = 0; r < 4; r++) s[j + r] = scale * sums[r];
+    for (int r = 0; r < R; r++) {
+      float sums[4];
+      hsum4(acc[r], sums);
+      for (int c = 0; c < 4; c++) s[r * ls + j + c] = scale * sums[c];
+    }
   }
-  for (; j < n; j++) s[j] = scale * dot(q, k + j * ks, dk);
+  for (; j < n; j++)
+    for (int r = 0; r < R; r++) s[r * ls + j] = scale * dot(q + r * qs, k + j * ks, dk);
 }
 
-// o[0, dv) = Σ_{j<n} p[j]·x[j·xs + :dv], NV vectors of columns at a time so each p[j] feeds NV FMAs.
-void weighted_rows(float* o, const float* p, const float* x, int64_t xs, int64_t n, int64_t dv) {
-  constexpr int NV = 4;
+// o[r·os + :dv] = Σ_{j<n} p[r·ls + j]·x[j·xs + :dv] for heads r < R: each row of x is loaded once for all
+// R heads. Every output element sums over j in order, so a head's result does not depend on R either.
+template <int R>
+void weighted_rows(float* o, int64_t os, const float* p, int64_t ls, const float* x, int64_t xs, int64_t n,
+                   int64_t dv) {
+  constexpr int NV = R <= 2 ? 4 : 2;  // R·NV accumulators stay in registers
   int64_t d = 0;
   for (; d + NV * W <= dv; d += NV * W) {
-    vf acc[NV];
-    for (int c = 0; c < NV; c++) acc[c] = zero();
+    vf acc[R][NV];
+    for (int r = 0; r < R; r++)
+      for (int c = 0; c < NV; c++) acc[r][c] = zero();
     for (int64_t j = 0; j < n; j++) {
-      vf pj = set1(p[j]);
-      const float* xr = x + j * xs + d;
-      for (int c = 0; c < NV; c++) acc[c] = fmadd(pj, load(xr + c * W), acc[c]);
+      vf xv[NV];
+      for (int c = 0; c < NV; c++) xv[c] = load(x + j * xs + d + c * W);
+      for (int r = 0; r < R; r++) {
+        vf pj = set1(p[r * ls + j]);
+        for (int c = 0; c < NV; c++) acc[r][c] = fmadd(pj, xv[c], acc[r][c]);
+      }
     }
-    for (int c = 0; c < NV; c++) store(o + d + c * W, acc[c]);
+    for (int r = 0; r < R; r++)
+      for (int c = 0; c < NV; c++) store(o + r * os + d + c * W, acc[r][c]);
   }
   for (; d < dv; d += W) {  // leftover columns, one vector (partial at the end)
     int m = dv - d < W ? static_cast<int>(dv - d) : W;
-    vf acc = zero();
-    for (int64_t j = 0; j < n; j++) acc = fmadd(set1(p[j]), load_n(x + j * xs + d, m), acc);
-    store_n(o + d, acc, m);
+    vf acc[R];
+    for (int r = 0; r < R; r++) acc[r] = zero();
+    for (int64_t j = 0; j < n; j++) {
+      vf xv = load_n(x + j * xs + d, m);
+      for (int r = 0; r < R; r++) acc[r] = fmadd(set1(p[r * ls + j]), xv, acc[r]);
+    }
+    for (int r = 0; r < R; r++) store_n(o + r * os + d, acc[r], m);
+  }
+}
+
+// Heads h0 .. h0+R−1 (one kv group) of query row i: scores, softmax, weighted sum of the values.
+template <int R>
+void heads_block(float* out, const float* q, const float* kc, const float* vc, const CachedDims& s, int64_t i,
+                 int64_t h0, int64_t g) {
+  const int64_t n = s.start + i + 1;
+  float* p = score_scratch(R * n);  // [R, n]
+  key_scores<R>(p, n, q + (i * s.nh + h0) * s.dk, s.dk, kc + g * s.dk, s.nkv * s.dk, n, s.dk, s.scale);
+  float inv[R];
+  for (int r = 0; r < R; r++) inv[r] = 1.0f / exp_shift_store(p + r * n, p + r * n, n, reduce_max(p + r * n, n));
+  float* o = out + (i * s.nh + h0) * s.dv;
+  weighted_rows<R>(o, s.dv, p, n, vc + g * s.dv, s.nkv * s.dv, n, s.dv);
+  for (int r = 0; r < R; r++) {
+    vf v = set1(inv[r]);
+    vec_loop(0, s.dv, [&](int64_t d, int m) { store_n(o + r * s.dv + d, mul(load_n(o + r * s.dv + d, m), v), m); });
   }
 }
 
 void cached_attention(float* out, const float* q, const float* kc, const float* vc, const CachedDims& s) {
-  const int64_t rep = s.nh / s.nkv, kstride = s.nkv * s.dk, vstride = s.nkv * s.dv;
-  const int64_t units = s.Tq * s.nh;
+  const int64_t rep = s.nh / s.nkv, blocks = (rep + HB - 1) / HB;
+  const int64_t units = s.Tq * s.nkv * blocks;  // (query row, kv group, block of ≤ HB of its heads)
   // Keys seen summed over rows: Tq·start + Tq(Tq+1)/2, each costing dk + dv multiply-adds per head.
   const int64_t work = (s.Tq * s.start + s.Tq * (s.Tq + 1) / 2) * s.nh * (s.dk + s.dv);
   parallel_dynamic(units, [&](int64_t u) {
-    const int64_t i = u / s.nh, h = u % s.nh, g = h / rep, n = s.start + i + 1;
-    const float* qr = q + i * s.nh * s.dk + h * s.dk;
-    const float* kb = kc + g * s.dk;
-    float* p = score_scratch(n);
-    key_scores(p, qr, kb, kstride, n, s.dk, s.scale);
-    float inv = 1.0f / exp_shift_store(p, p, n, reduce_max(p, n));
-    float* o = out + i * s.nh * s.dv + h * s.dv;
-    weighted_rows(o, p, vc + g * s.dv, vstride, n, s.dv);
-    vec_loop(0, s.dv, [&](int64_t d, int m) { store_n(o + d, mul(load_n(o + d, m), set1(inv)), m); });
+    const int64_t i = u / (s.nkv * blocks), g = u / blocks % s.nkv, b = u % blocks;
+    const int64_t h0 = g * rep + b * HB;
+    switch (std::min<int64_t>(HB, (g + 1) * rep - h0)) {
+      case 4: heads_block<4>(out, q, kc, vc, s, i, h0, g); break;
+      case 3: heads_block<3>(out, q, kc, vc, s, i, h0, g); break;
+      case 2: heads_block<2>(out, q, kc, vc, s, i, h0, g); break;
+      default: heads_block<1>(out, q, kc, vc, s, i, h0, g); break;
+    }
   }, units > 1 && work >= kThreadedWork ? -1 : 1);
 }
 
