@@ -2,12 +2,14 @@
 // must pick the same tokens as argmax over model.forward on the whole sequence so far, and its logits
 // must match forward's last row, for dense and MoE (top-2, top-p) tiny models, GQA included, on the
 // native and the reference backend. Also: chunked prefill (Tq > 1 after start > 0), rewinding the cache,
-// and the cache's errors.
+// the cache's errors, and attendCached with MLA-shaped heads against attention computed by hand.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backend, referenceBackend, setBackend, tryNativeBackend, type Backend } from '../../src/backend/index.js';
 import { DecoderLM, parseModelConfig } from '../../src/models/index.js';
-import { noGrad } from '../../src/tensor/index.js';
+import { Tensor, noGrad } from '../../src/tensor/index.js';
+import { KVCache, attendCached } from '../../src/nn/index.js';
+import { TestRng, rand } from '../helpers.js';
 import { argmax, generateTokens, GREEDY, DecodeSession } from '../../src/generate/index.js';
 
 const BASE = {
@@ -101,4 +103,41 @@ test('the KV cache refuses to overflow, to skip positions, and to exceed max_pos
   assert.throws(() => generateTokens(model, [40], { maxTokens: 2, sampling: GREEDY }), /prompt id 40 at 0 is outside the vocabulary \[0, 37\)/);
   cache.reset();
   assert.equal(cache.length, 0);
+});
+
+test('attendCached with MLA-shaped heads (q/k width 16, v width 8, GQA 4:2, own scale) = attention by hand', () => {
+  const nh = 4, nkv = 2, dk = 16, dv = 8, scale = 0.3;
+  const rng = new TestRng(21);
+  const rows = 5; // a prefill of 3 rows, then two decode steps
+  const q = rand(rng, rows * nh * dk), k = rand(rng, rows * nkv * dk), v = rand(rng, rows * nkv * dv);
+  const cache = new KVCache(8, [{ keyWidth: nkv * dk, valueWidth: nkv * dv }]);
+  const shape = { heads: nh, kvHeads: nkv, headDim: dk, valueDim: dv, scale };
+  const got: number[] = [];
+  for (const [from, to] of [[0, 3], [3, 4], [4, 5]]) {
+    const slice = (x: Float32Array, w: number) => new Tensor(x.slice(from * w, to * w), [to - from, w]);
+    got.push(...noGrad(() => attendCached(slice(q, nh * dk), slice(k, nkv * dk), slice(v, nkv * dv), shape, cache, 0).data));
+    cache.commit(to - from);
+  }
+  // by hand: row t, head h sees keys 0..t of kv head floor(h·nkv/nh)
+  for (let t = 0; t < rows; t++) {
+    for (let h = 0; h < nh; h++) {
+      const g = Math.floor((h * nkv) / nh);
+      const s = Array.from({ length: t + 1 }, (_, j) => {
+        let dot = 0;
+        for (let d = 0; d < dk; d++) dot += q[(t * nh + h) * dk + d] * k[(j * nkv + g) * dk + d];
+        return scale * dot;
+      });
+      const m = Math.max(...s);
+      const e = s.map((x) => Math.exp(x - m));
+      const z = e.reduce((a, b) => a + b, 0);
+      for (let d = 0; d < dv; d++) {
+        let want = 0;
+        for (let j = 0; j <= t; j++) want += (e[j] / z) * v[(j * nkv + g) * dv + d];
+        const at = (t * nh + h) * dv + d;
+        assert.ok(Math.abs(got[at] - want) < 1e-5, `row ${t} head ${h} [${d}]: ${got[at]} vs ${want}`);
+      }
+    }
+  }
+  assert.throws(() => attendCached(new Tensor(q.slice(0, nh * dk), [1, nh * dk]), new Tensor(k.slice(0, nkv * dk), [1, nkv * dk]),
+    new Tensor(v.slice(0, nkv * dk), [1, nkv * dk]), { ...shape, valueDim: dk }, cache, 0), /caches rows of 32 keys \/ 16 values/);
 });
