@@ -5,9 +5,9 @@
 //   for LLaMA, MLA's own for DeepSeek).
 // Contract: src/backend/backend.ts (cachedAttentionForward).
 //
-// Per query row and head: s_j = scale·q·k_j, p = softmax(s), out = Σ_j p_j·v_j. One unit of work is a
-// query row and up to four heads of one kv group (which share every K and V row they read); a unit is
-// computed the same way whichever thread runs it, so results are bit-identical for any thread count. Decode
+// Per query row and head: s_j = scale·q·k_j, p = softmax(s), out = Σ_j p_j·v_j, over chunks of keys
+// (see KC). A unit of work is computed the same way whichever thread runs it and the chunks are merged
+// in a fixed order on the calling thread, so results are bit-identical for any thread count. Decode
 // (Tq = 1) is a few thousand FMAs per head: it runs on the calling thread unless the work is large
 // enough to pay for waking a worker, and uses only thread-local scratch that grows to the longest
 // context seen (no allocation per call in steady state).
@@ -26,7 +26,7 @@ using namespace simd;
 
 // Below this many multiply-adds a call stays on the calling thread (a handful of µs of work, about what
 // handing half of it to a worker costs). A decode step of the bench model at 256 positions is 4 heads ×
-// 256 keys × 128 = 2^17: threaded, since its K/V rows usually come from L3 or DRAM, not from L1.
+// 256 keys × 128 = 2^17 (two chunks): threaded, since its K/V rows usually come from L3 or DRAM.
 constexpr int64_t kThreadedWork = 1 << 17;
 
 struct CachedDims {
@@ -41,106 +41,90 @@ float* score_scratch(int64_t n) {
   return buf.data();
 }
 
-// Query heads of one kv group handled together: every K and V row read from memory serves all of them
-// (GQA: Mixtral's 32 query heads read 8 kv heads).
-constexpr int HB = 4;
+// Keys per chunk. Every query row's keys are cut into chunks of KC (a fixed size, so the arithmetic does
+// not depend on the thread count); a chunk is one unit of work over all heads, and the chunks of a row
+// are merged afterwards (online softmax: Milakov & Gimelshein 2018).
+constexpr int64_t KC = 128;
 
-// s[r·ls + j] = scale·q_r·k_j for heads r < R (q_r = q + r·qs) and keys j < n (k_j = k + j·ks): four
-// keys at a time, so 4·R independent FMA chains run side by side and hsum4 finishes four at once.
-// A head's scores do not depend on R: every (head, key) sums over d in the same order.
-template <int R>
-void key_scores(float* s, int64_t ls, const float* q, int64_t qs, const float* k, int64_t ks, int64_t n, int64_t dk,
-                float scale) {
-  int64_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    vf acc[R][4];
-    for (int r = 0; r < R; r++)
-      for (int c = 0; c < 4; c++) acc[r][c] = zero();
-    const float* kj = k + j * ks;
-    vec_loop(0, dk, [&](int64_t d, int m) {
-      vf kv[4];
-      for (int c = 0; c < 4; c++) kv[c] = load_n(kj + c * ks + d, m);
-      for (int r = 0; r < R; r++) {
-        vf qv = load_n(q + r * qs + d, m);
-        for (int c = 0; c < 4; c++) acc[r][c] = fmadd(qv, kv[c], acc[r][c]);
-      }
-    });
-    for (int r = 0; r < R; r++) {
+// One chunk of query row i, keys [j0, j1), every head: per head h the chunk's max score m_h, Σ e^(s−m_h)
+// l_h and o_h = Σ_j e^(s_j−m_h)·v_j, written to part = [m (nh), l (nh), o (nh·dv)].
+// K and V rows are read in memory order, all heads of a row together: a head-by-head walk over the
+// cache strides through memory and reads it from DRAM at half the speed of a sequential pass.
+void chunk(float* part, const float* q, const float* kc, const float* vc, const CachedDims& s, int64_t i, int64_t j0,
+           int64_t j1) {
+  const int64_t nh = s.nh, dk = s.dk, dv = s.dv, rep = s.nh / s.nkv, ks = s.nkv * dk, vs = s.nkv * dv, m = j1 - j0;
+  float* sc = score_scratch(nh * KC);  // [nh, KC] scores, then e^(s − m_h)
+  const float* qi = q + i * nh * dk;
+  int64_t j = j0;
+  for (; j + 4 <= j1; j += 4) {  // four keys per reduction (hsum4), every head of the four rows
+    const float* kj = kc + j * ks;
+    for (int64_t h = 0; h < nh; h++) {
+      const float* qh = qi + h * dk;
+      const float* kh = kj + (h / rep) * dk;
+      vf acc[4] = {zero(), zero(), zero(), zero()};
+      vec_loop(0, dk, [&](int64_t d, int w) {
+        vf qv = load_n(qh + d, w);
+        for (int r = 0; r < 4; r++) acc[r] = fmadd(qv, load_n(kh + r * ks + d, w), acc[r]);
+      });
       float sums[4];
-      hsum4(acc[r], sums);
-      for (int c = 0; c < 4; c++) s[r * ls + j + c] = scale * sums[c];
+      hsum4(acc, sums);
+      for (int r = 0; r < 4; r++) sc[h * KC + j - j0 + r] = s.scale * sums[r];
     }
   }
-  for (; j < n; j++)
-    for (int r = 0; r < R; r++) s[r * ls + j] = scale * dot(q + r * qs, k + j * ks, dk);
-}
-
-// o[r·os + :dv] = Σ_{j<n} p[r·ls + j]·x[j·xs + :dv] for heads r < R: each row of x is loaded once for all
-// R heads. Every output element sums over j in order, so a head's result does not depend on R either.
-template <int R>
-void weighted_rows(float* o, int64_t os, const float* p, int64_t ls, const float* x, int64_t xs, int64_t n,
-                   int64_t dv) {
-  constexpr int NV = R <= 2 ? 4 : 2;  // R·NV accumulators stay in registers
-  int64_t d = 0;
-  for (; d + NV * W <= dv; d += NV * W) {
-    vf acc[R][NV];
-    for (int r = 0; r < R; r++)
-      for (int c = 0; c < NV; c++) acc[r][c] = zero();
-    for (int64_t j = 0; j < n; j++) {
-      vf xv[NV];
-      for (int c = 0; c < NV; c++) xv[c] = load(x + j * xs + d + c * W);
-      for (int r = 0; r < R; r++) {
-        vf pj = set1(p[r * ls + j]);
-        for (int c = 0; c < NV; c++) acc[r][c] = fmadd(pj, xv[c], acc[r][c]);
-      }
-    }
-    for (int r = 0; r < R; r++)
-      for (int c = 0; c < NV; c++) store(o + r * os + d + c * W, acc[r][c]);
+  for (; j < j1; j++)
+    for (int64_t h = 0; h < nh; h++) sc[h * KC + j - j0] = s.scale * dot(qi + h * dk, kc + j * ks + (h / rep) * dk, dk);
+  float* mx = part;
+  float* l = part + nh;
+  float* o = part + 2 * nh;  // [nh, dv]
+  for (int64_t h = 0; h < nh; h++) {
+    mx[h] = reduce_max(sc + h * KC, m);
+    l[h] = exp_shift_store(sc + h * KC, sc + h * KC, m, mx[h]);
   }
-  for (; d < dv; d += W) {  // leftover columns, one vector (partial at the end)
-    int m = dv - d < W ? static_cast<int>(dv - d) : W;
-    vf acc[R];
-    for (int r = 0; r < R; r++) acc[r] = zero();
-    for (int64_t j = 0; j < n; j++) {
-      vf xv = load_n(x + j * xs + d, m);
-      for (int r = 0; r < R; r++) acc[r] = fmadd(set1(p[r * ls + j]), xv, acc[r]);
+  std::memset(o, 0, nh * dv * sizeof(float));
+  for (j = j0; j < j1; j++) {
+    const float* vj = vc + j * vs;
+    for (int64_t h = 0; h < nh; h++) {
+      vf p = set1(sc[h * KC + j - j0]);
+      const float* vh = vj + (h / rep) * dv;
+      float* oh = o + h * dv;
+      vec_loop(0, dv, [&](int64_t d, int w) { store_n(oh + d, fmadd(p, load_n(vh + d, w), load_n(oh + d, w)), w); });
     }
-    for (int r = 0; r < R; r++) store_n(o + r * os + d, acc[r], m);
-  }
-}
-
-// Heads h0 .. h0+R−1 (one kv group) of query row i: scores, softmax, weighted sum of the values.
-template <int R>
-void heads_block(float* out, const float* q, const float* kc, const float* vc, const CachedDims& s, int64_t i,
-                 int64_t h0, int64_t g) {
-  const int64_t n = s.start + i + 1;
-  float* p = score_scratch(R * n);  // [R, n]
-  key_scores<R>(p, n, q + (i * s.nh + h0) * s.dk, s.dk, kc + g * s.dk, s.nkv * s.dk, n, s.dk, s.scale);
-  float inv[R];
-  for (int r = 0; r < R; r++) inv[r] = 1.0f / exp_shift_store(p + r * n, p + r * n, n, reduce_max(p + r * n, n));
-  float* o = out + (i * s.nh + h0) * s.dv;
-  weighted_rows<R>(o, s.dv, p, n, vc + g * s.dv, s.nkv * s.dv, n, s.dv);
-  for (int r = 0; r < R; r++) {
-    vf v = set1(inv[r]);
-    vec_loop(0, s.dv, [&](int64_t d, int m) { store_n(o + r * s.dv + d, mul(load_n(o + r * s.dv + d, m), v), m); });
   }
 }
 
 void cached_attention(float* out, const float* q, const float* kc, const float* vc, const CachedDims& s) {
-  const int64_t rep = s.nh / s.nkv, blocks = (rep + HB - 1) / HB;
-  const int64_t units = s.Tq * s.nkv * blocks;  // (query row, kv group, block of ≤ HB of its heads)
+  const int64_t nh = s.nh, dv = s.dv, part_size = nh * (dv + 2);
+  const int64_t chunks = (s.start + s.Tq + KC - 1) / KC;  // of the last row, the longest
+  // Partial results of every (row, chunk), on the calling thread (grown, never shrunk).
+  thread_local std::vector<float> parts_buf;
+  if (static_cast<int64_t>(parts_buf.size()) < s.Tq * chunks * part_size) parts_buf.resize(s.Tq * chunks * part_size);
+  float* parts = parts_buf.data();
   // Keys seen summed over rows: Tq·start + Tq(Tq+1)/2, each costing dk + dv multiply-adds per head.
-  const int64_t work = (s.Tq * s.start + s.Tq * (s.Tq + 1) / 2) * s.nh * (s.dk + s.dv);
+  const int64_t work = (s.Tq * s.start + s.Tq * (s.Tq + 1) / 2) * nh * (s.dk + dv);
+  const int64_t units = s.Tq * chunks;
   parallel_dynamic(units, [&](int64_t u) {
-    const int64_t i = u / (s.nkv * blocks), g = u / blocks % s.nkv, b = u % blocks;
-    const int64_t h0 = g * rep + b * HB;
-    switch (std::min<int64_t>(HB, (g + 1) * rep - h0)) {
-      case 4: heads_block<4>(out, q, kc, vc, s, i, h0, g); break;
-      case 3: heads_block<3>(out, q, kc, vc, s, i, h0, g); break;
-      case 2: heads_block<2>(out, q, kc, vc, s, i, h0, g); break;
-      default: heads_block<1>(out, q, kc, vc, s, i, h0, g); break;
-    }
+    const int64_t i = u / chunks, c = u % chunks, n = s.start + i + 1;
+    if (c * KC < n) chunk(parts + u * part_size, q, kc, vc, s, i, c * KC, std::min(n, (c + 1) * KC));
   }, units > 1 && work >= kThreadedWork ? -1 : 1);
+  // Merge each row's chunks in order: out_h = Σ_c e^(m_c − M)·o_c / Σ_c e^(m_c − M)·l_c, M = max_c m_c.
+  for (int64_t i = 0; i < s.Tq; i++) {
+    const int64_t rc = (s.start + i + 1 + KC - 1) / KC;
+    const float* row = parts + i * chunks * part_size;
+    for (int64_t h = 0; h < nh; h++) {
+      float M = row[h];
+      for (int64_t c = 1; c < rc; c++) M = std::max(M, row[c * part_size + h]);
+      float L = 0;
+      for (int64_t c = 0; c < rc; c++) L += std::exp(row[c * part_size + h] - M) * row[c * part_size + nh + h];
+      float* oh = out + (i * nh + h) * dv;
+      for (int64_t c = 0; c < rc; c++) {
+        vf w = set1(std::exp(row[c * part_size + h] - M) / L);
+        const float* oc = row + c * part_size + 2 * nh + h * dv;
+        vec_loop(0, dv, [&](int64_t d, int m) {
+          store_n(oh + d, c == 0 ? mul(w, load_n(oc + d, m)) : fmadd(w, load_n(oc + d, m), load_n(oh + d, m)), m);
+        });
+      }
+    }
+  }
 }
 
 napi_value cachedAttentionForward(napi_env env, napi_callback_info info) {

@@ -175,8 +175,8 @@ function attentionBackwardCases(): KernelCases {
 
 type CachedDims = [Tq: number, start: number, nh: number, nkv: number, dk: number, dv: number, spare: number];
 // Decode (Tq = 1) and chunked prefill (Tq > 1 after start > 0), dk ≠ dv (MLA), GQA (up to 6 query heads
-// per kv head: the native kernel takes them 4 at a time), odd sizes; `spare` rows of the caches past
-// start+Tq hold values the kernel must not read (a preallocated cache).
+// per kv head), odd sizes, rows with more keys than the native kernel's chunk of 128 (merged chunks);
+// `spare` rows of the caches past start+Tq hold values the kernel must not read (a preallocated cache).
 const CACHED: CachedDims[] = [
   [1, 0, 1, 1, 1, 1, 0], [1, 6, 4, 2, 7, 5, 3], [5, 0, 4, 4, 33, 33, 0], [7, 33, 4, 1, 16, 8, 9],
   [1, 256, 4, 4, 64, 64, 1], [3, 17, 6, 3, 24, 40, 2], [2, 9, 12, 2, 8, 12, 1], // 6 query heads per kv head
