@@ -1,12 +1,12 @@
 // `moekit eval`: perplexity and §16 routing statistics of a trained model — overall, per MoE layer, per
 // data source and per token-difficulty decile — and multiple-choice task accuracy with experts per task.
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { backend } from '../backend/index.js';
 import { ConfigError } from '../tensor/index.js';
 import type { RouterConfig } from '../moe/index.js';
 import { loadModel } from '../io/load.js';
-import { encodeDocuments, loadCorpus, splitDocuments, Tokenizer, ValidBatches, type Batch, type TokenStream } from '../data/index.js';
+import { encodeDocuments, END_OF_TEXT, loadCorpus, loadHfTokenizer, splitDocuments, Tokenizer, ValidBatches, type Batch, type TokenStream } from '../data/index.js';
 import { parseDataConfig, parseTrainConfig } from '../train/config.js';
 import { evaluateModel, type EvaluateOptions, type ModelEvaluation } from '../eval/evaluate.js';
 import { renderSweepReport, sweepRouter, type SweepResult } from '../eval/sweep.js';
@@ -76,7 +76,11 @@ export const evalCommand: Command = {
     const model = loaded.model;
     if (routerRaw && !sweep) model.setRouter(routerRaw);
     if (!loaded.tokenizerPath) throw new ConfigError(`${dir} has no tokenizer.json`, 'moekit eval needs the tokenizer the model was trained with');
-    const tokenizer = Tokenizer.load(loaded.tokenizerPath);
+    const hf = loadHfTokenizer(dirname(loaded.tokenizerPath));
+    const tokenizer = hf.tokenizer;
+    // Documents end with <|endoftext|> in moekit's tokenizers, with the checkpoint's EOS in others.
+    const separator = tokenizer.added.idOf(END_OF_TEXT) ?? hf.eosTokenIds[0];
+    if (separator === undefined) throw new ConfigError(`${loaded.tokenizerPath} has neither <|endoftext|> nor an EOS token to separate documents`);
     const run = loaded.run ? runSections(loaded.run, join(dir, 'run.json')) : null;
 
     const report: EvalReport = {
@@ -92,7 +96,7 @@ export const evalCommand: Command = {
       }
       // Without run.json: the bundled corpus's validation split with the trainer's default seed and fraction.
       const split = run ?? { train: parseTrainConfig({}, 'defaults'), data: parseDataConfig({}, 'defaults') };
-      const { stream, sources } = evalStream(tokenizer, files ?? split.data.files, files ? null : { seed: split.train.seed, validFraction: split.data.valid_fraction });
+      const { stream, sources } = evalStream(tokenizer, separator, files ?? split.data.files, files ? null : { seed: split.train.seed, validFraction: split.data.valid_fraction });
       const all = new ValidBatches(stream, { seqLen, batchSize: run?.train.batch_size ?? 8 });
       const n = Math.min(batchesWanted ?? all.count, all.count);
       const batches: Batch[] = [];
@@ -155,12 +159,12 @@ function runSections(raw: unknown, where: string): { train: ReturnType<typeof pa
  * The token stream to evaluate: the run's validation documents (the trainer's split, reproduced from the
  * corpus, seed and valid_fraction) or every document of the given files, encoded with the saved tokenizer.
  */
-function evalStream(tokenizer: Tokenizer, files: string[], split: { seed: number; validFraction: number } | null):
+function evalStream(tokenizer: Tokenizer, separator: number, files: string[], split: { seed: number; validFraction: number } | null):
   { stream: TokenStream; sources: string[] } {
   const docs = loadCorpus({ data: files });
   const sources = [...new Set(docs.map((d) => d.source))].sort(); // as prepareData numbers them
   const chosen = split ? splitDocuments(docs, { seed: split.seed, validFraction: split.validFraction }).valid : docs;
-  return { stream: encodeDocuments(tokenizer, chosen, new Map(sources.map((s, i) => [s, i]))), sources };
+  return { stream: encodeDocuments(tokenizer, chosen, new Map(sources.map((s, i) => [s, i])), undefined, separator), sources };
 }
 
 const f = (x: number | null, d = 3): string => (x === null || !Number.isFinite(x) ? '--' : x.toFixed(d));

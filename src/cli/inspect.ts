@@ -1,9 +1,9 @@
 // `moekit inspect`: the experts each token of a text used, per MoE layer — with the model's own router
 // or any other (--router top_p --top-p 0.5 on a Mixtral checkpoint). JSON for scripts, a table for people.
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { backend } from '../backend/index.js';
 import { loadModel } from '../io/load.js';
-import { Tokenizer } from '../data/index.js';
+import { loadHfTokenizer } from '../data/index.js';
 import { inspectRouting, type Inspection } from '../eval/inspect.js';
 import type { Command } from './command.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
@@ -39,7 +39,8 @@ export const inspectCommand: Command = {
 
     const loaded = loadModel(resolve(dir));
     if (router) loaded.model.setRouter(router);
-    const tokenizer = loaded.tokenizerPath ? Tokenizer.load(loaded.tokenizerPath) : null;
+    // tokenizer_config.json's add_bos_token and added tokens apply, as in transformers.
+    const tokenizer = loaded.tokenizerPath ? loadHfTokenizer(dirname(loaded.tokenizerPath)).tokenizer : null;
     let ids: number[];
     if (text !== undefined) {
       if (!tokenizer) throw new UsageError(`moekit inspect: ${dir} has no tokenizer.json`, 'pass --ids instead of --text');
