@@ -1,10 +1,10 @@
 // `moekit generate`: text from a model directory, streamed to stdout as it is decoded (batch 1, KV
 // cache), with a stats line on stderr. Greedy by default, so a run is reproducible without a seed.
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { backend } from '../backend/index.js';
 import { ConfigError } from '../tensor/index.js';
 import { loadModel, type LoadedModel } from '../io/load.js';
-import { END_OF_TEXT, Tokenizer } from '../data/index.js';
+import { END_OF_TEXT, loadHfTokenizer, type HfTokenizer } from '../data/index.js';
 import { checkSampling, generateText, type GenerationStats, type SamplingOptions } from '../generate/index.js';
 import type { Command } from './command.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
@@ -28,13 +28,14 @@ const USAGE = `moekit generate --model DIR --prompt TEXT [options]
   --top-p P          nucleus sampling: the fewest most likely tokens holding probability P (default 1 = off)
   --seed S           seed of the sampler (default 0): the same seed, model and flags give the same text
   --stop STR         stop before the first occurrence of STR (repeatable; STR is not printed)
-  --chat             wrap the prompt in the model's chat template
+  --chat             send the prompt as a user message through the model's chat template
+                     (tokenizer_config.json chat_template or chat_template.jinja)
   --json             print one JSON object at the end instead of streaming
                      {text, finish_reason, usage: {prompt_tokens, completion_tokens}, timings}
   --threads N        kernel threads (default: all cores)
 
-Generation also ends at the model's end-of-sequence ids (config.json / generation_config.json
-eos_token_id, and the tokenizer's ${END_OF_TEXT}). finish_reason: eos, stop (a --stop string) or length.`;
+Generation also ends at the model's end-of-sequence ids (eos_token_id of config.json and
+generation_config.json, tokenizer_config.json's eos_token, the tokenizer's ${END_OF_TEXT}). finish_reason: eos, stop (a --stop string) or length.`;
 
 export const generateCommand: Command = {
   name: 'generate',
@@ -69,11 +70,13 @@ export const generateCommand: Command = {
 
     const loaded = loadModel(resolve(dir));
     if (!loaded.tokenizerPath) throw new ConfigError(`${dir} has no tokenizer.json`, 'moekit generate needs the model\'s tokenizer');
-    const tokenizer = Tokenizer.load(loaded.tokenizerPath);
-    const promptIds = values.chat ? chatPromptIds(loaded, tokenizer, prompt) : tokenizer.encode(prompt);
+    // tokenizer_config.json's BOS/EOS, add_bos_token and added tokens apply, as in transformers.
+    const hf = loadHfTokenizer(dirname(loaded.tokenizerPath));
+    const tokenizer = hf.tokenizer;
+    const promptIds = values.chat ? chatPromptIds(loaded, hf, prompt) : tokenizer.encode(prompt);
     if (promptIds.length === 0) throw new UsageError('moekit generate: the prompt is empty (it encodes to no tokens)');
 
-    const gen = generateText(loaded.model, tokenizer, promptIds, { maxTokens, sampling, stop, eosIds: eosIds(loaded, tokenizer) });
+    const gen = generateText(loaded.model, tokenizer, promptIds, { maxTokens, sampling, stop, eosIds: eosIds(loaded, hf) });
     let text = '';
     for (const piece of gen.stream) {
       if (values.json) text += piece;
@@ -102,15 +105,22 @@ export const generateCommand: Command = {
 };
 
 /**
- * The prompt as the model's chat template renders one user message. The one place chat templates
- * plug in: no template support yet, so --chat is refused.
+ * The prompt as one user message in the model's chat template, ending with the assistant's header. The
+ * rendered text already holds the template's BOS, so it is encoded without the post-processor's.
  */
-function chatPromptIds(loaded: LoadedModel, _tokenizer: Tokenizer, _prompt: string): number[] {
-  throw new ConfigError(`${loaded.dir}: this model directory has no chat template`, 'run without --chat to continue the prompt as plain text');
+function chatPromptIds(loaded: LoadedModel, hf: HfTokenizer, prompt: string): number[] {
+  if (!hf.chatTemplate) {
+    throw new ConfigError(`${loaded.dir}: this model directory has no chat template`,
+      'tokenizer_config.json "chat_template" or chat_template.jinja holds one; run without --chat to continue the prompt as plain text');
+  }
+  const text = hf.chatTemplate.render([{ role: 'user', content: prompt }], { addGenerationPrompt: true, bosToken: hf.bosToken, eosToken: hf.eosToken });
+  return hf.tokenizer.encode(text, { addSpecial: false });
 }
 
-/** End-of-sequence ids: config.json's and generation_config.json's, and the tokenizer's END_OF_TEXT. */
-function eosIds(loaded: LoadedModel, tokenizer: Tokenizer): number[] {
-  const eot = tokenizer.tokenToId(END_OF_TEXT);
-  return eot === undefined || loaded.eosTokenIds.includes(eot) ? loaded.eosTokenIds : [...loaded.eosTokenIds, eot];
+/** End-of-sequence ids: config.json's, generation_config.json's, tokenizer_config.json's, and the tokenizer's END_OF_TEXT. */
+function eosIds(loaded: LoadedModel, hf: HfTokenizer): number[] {
+  const ids = new Set([...loaded.eosTokenIds, ...hf.eosTokenIds]);
+  const eot = hf.tokenizer.tokenToId(END_OF_TEXT);
+  if (eot !== undefined) ids.add(eot);
+  return [...ids];
 }

@@ -1,10 +1,11 @@
 // `moekit generate` as a user runs it, on a tiny trained run directory: the streamed stdout equals the
 // --json text and the greedy tokens of the library loop, a seed reproduces a sampled run, --stop cuts
-// before the stop string, and bad input gives one-line errors.
+// before the stop string, --chat renders the chat template as written by hand, and bad input gives
+// one-line errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +72,21 @@ test('generate: a seed reproduces a sampled run, another seed differs; --stop cu
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, a.slice(0, a.indexOf(stop)));
   assert.match(r.stderr, /finish: stop/);
+});
+
+test('generate --chat: the prompt goes through tokenizer_config.json\'s chat template as a user message', () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'moekit-genchat-')), 'run');
+  cpSync(tinyRun(), dir, { recursive: true });
+  const template = '{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}';
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ chat_template: template }));
+  const chat = moekit('generate', '--model', dir, '--prompt', 'Who won?', '--chat', '--max-tokens', '12', '--json');
+  assert.equal(chat.code, 0, chat.stderr);
+  // the same text rendered by hand, as a plain prompt (this tokenizer adds no special tokens)
+  const plain = moekit('generate', '--model', dir, '--prompt', '[user] Who won?\n[assistant]', '--max-tokens', '12', '--json');
+  assert.equal(plain.code, 0, plain.stderr);
+  const [c, p] = [JSON.parse(chat.stdout), JSON.parse(plain.stdout)];
+  assert.equal(c.usage.prompt_tokens, p.usage.prompt_tokens);
+  assert.equal(c.text, p.text);
 });
 
 test('generate: one-line errors for a missing prompt, --chat without a template, bad sampling flags', () => {
