@@ -12,6 +12,7 @@
       "native/rope.cc",
       "native/attention.cc",
       "native/attention_cached.cc",
+      "native/memory.cc",
       "native/loss.cc",
       "native/optim.cc",
       "native/dtype.cc",

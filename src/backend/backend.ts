@@ -22,6 +22,12 @@ export interface Backend {
   threads(): number;
   /** Number of threads the kernels may use (>= 1). The reference backend ignores it. */
   setThreads(n: number): void;
+  /**
+   * Moves a long-lived buffer (weights read once per decoded token) onto huge pages where the OS allows,
+   * keeping its contents: fewer TLB misses when it is streamed from DRAM. Returns the bytes moved (the
+   * 2 MiB-aligned interior; 0 when refused or unsupported). Not a kernel: the reference backend does nothing.
+   */
+  adviseHugePages(buf: F32): number;
 
   // ---- GEMM -------------------------------------------------------------------------------------
   /**

@@ -22,6 +22,7 @@ export const referenceBackend: Backend = {
   isa: 'js',
   threads: () => 1,
   setThreads: () => {}, // single-threaded by design; accepted so callers need not special-case it
+  adviseHugePages: () => 0,
   matmul,
   embeddingForward,
   embeddingBackward,
