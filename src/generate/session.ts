@@ -16,6 +16,7 @@ export class DecodeSession {
   constructor(readonly model: DecoderLM, maxLen: number) {
     onHugePages(model);
     this.cache = model.newKVCache(maxLen);
+    backend().adviseHugePages(this.cache.storage); // read whole every step, like the weights
     this.logits = new Float32Array(model.config.vocab_size);
   }
 
@@ -43,7 +44,7 @@ export class DecodeSession {
   }
 }
 
-const HUGE_MIN_BYTES = 4 << 20;
+const HUGE_MIN_BYTES = 2 << 20; // a buffer's aligned interior holds a whole 2 MiB page only from here
 const advised = new WeakSet<DecoderLM>();
 
 /**

@@ -36,10 +36,16 @@ export class KVCache {
   /** [maxLen] = 0, 1, 2, …: the RoPE positions of any run of rows, as views (no allocation per step). */
   private readonly positionTable: Int32Array;
 
+  /** Every layer's keys and values in one allocation (views above), so it can go onto huge pages. */
+  readonly storage: Float32Array;
+
   constructor(readonly maxLen: number, readonly layers: readonly CacheLayerWidths[]) {
     if (!Number.isInteger(maxLen) || maxLen < 1) throw new ShapeError(`KVCache: maxLen must be a positive integer (got ${maxLen})`);
-    this.keys = layers.map((l) => new Float32Array(maxLen * l.keyWidth));
-    this.values = layers.map((l) => new Float32Array(maxLen * l.valueWidth));
+    this.storage = new Float32Array(maxLen * layers.reduce((n, l) => n + l.keyWidth + l.valueWidth, 0));
+    let at = 0;
+    const take = (n: number) => this.storage.subarray(at, (at += n));
+    this.keys = layers.map((l) => take(maxLen * l.keyWidth));
+    this.values = layers.map((l) => take(maxLen * l.valueWidth));
     this.positionTable = new Int32Array(maxLen).map((_, i) => i);
   }
 
