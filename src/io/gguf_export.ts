@@ -1,0 +1,371 @@
+// moekit model → GGUF for llama.cpp (interop.md §5). A model becomes one llama.cpp architecture whose
+// hard-coded routing (§5.9) reproduces moekit's router at inference; anything that would change the
+// model's outputs is refused with the reason, unless the caller opts into an approximate export.
+//
+// Architectures are rows of ARCHS (name, RoPE style §5.5, whether output.weight is required §5.7) plus a
+// routing rule in chooseArch; the tensor names of §5.7 are shared. Today: `llama` (dense, and
+// renormalised top-k MoE with every layer's FFN stacked as experts). qwen2moe (raw top-k with a zero
+// shared expert), qwen3moe, olmoe and deepseek are further rows.
+import { basename, resolve } from 'node:path';
+import { expertsPerLayer, moeLayerIndices, type ModelConfig } from '../models/config.js';
+import { loadModel } from '../models/load.js';
+import type { RouterConfig } from '../moe/index.js';
+import { Tokenizer } from '../data/index.js';
+import { GgufError } from './errors.js';
+import { encodeF32, gv, writeGguf, type GgmlType, type GgufTensorSpec, type GgufValue } from './gguf.js';
+import { tokenizerMetadata } from './gguf_tokenizer.js';
+
+export type GgufDtype = 'f32' | 'f16' | 'bf16' | 'q8_0';
+export const GGUF_DTYPES: readonly GgufDtype[] = ['f32', 'f16', 'bf16', 'q8_0'];
+
+/** ggml type and `general.file_type` (§5.3) of each export dtype. */
+const DTYPES: Readonly<Record<GgufDtype, { type: GgmlType; fileType: number }>> = {
+  f32: { type: 'F32', fileType: 0 }, f16: { type: 'F16', fileType: 1 }, q8_0: { type: 'Q8_0', fileType: 7 }, bf16: { type: 'BF16', fileType: 32 },
+};
+
+interface GgufArch {
+  name: string;
+  /** NORM RoPE (adjacent pairs) needs the Q/K row permutation of §5.5; NEOX (rotate-half) does not. */
+  rope: 'norm' | 'neox';
+  /** §5.7: qwen2moe/olmoe need output.weight even when the embeddings are tied. */
+  outputRequired: boolean;
+}
+
+const ARCHS = {
+  llama: { name: 'llama', rope: 'norm', outputRequired: false },
+} as const satisfies Record<string, GgufArch>;
+
+/** A named tensor in PyTorch layout (row-major, shape as HF writes it). */
+export interface SourceTensor {
+  data: Float32Array;
+  shape: readonly number[];
+}
+
+export interface GgufExportOptions {
+  dtype?: GgufDtype;
+  /**
+   * Export routers llama.cpp cannot reproduce (raw-weight, Top-P, variable-k, token-dropping capacity) as
+   * llama's renormalised top-k anyway; outputs then differ from moekit's. Each difference is a warning.
+   */
+  approximate?: boolean;
+  /** Experts per token of an approximate export whose router has no fixed k (default 2). */
+  approximateK?: number;
+  /** `general.name` (default: the model directory's name). */
+  name?: string;
+  onTensor?(index: number, count: number, name: string): void;
+}
+
+export interface GgufPlan {
+  arch: string;
+  metadata: Map<string, GgufValue>;
+  tensors: GgufTensorSpec[];
+  /** True when llama.cpp computes the same function as moekit (up to float rounding). */
+  exact: boolean;
+  warnings: string[];
+}
+
+// ---- routing (§5.9) ---------------------------------------------------------------------------------------
+
+/** Fixed k under llama's softmax → top-k → renormalise, or why the router is something else. */
+type Routing = { k: number } | { reason: string; approximateK: number | null };
+
+function evalCapacityProblem(router: RouterConfig): string | null {
+  const cf = 'eval_capacity_factor' in router ? router.eval_capacity_factor : null;
+  return cf === null ? null
+    : `eval_capacity_factor ${cf} drops tokens over an expert's capacity at inference, and llama.cpp never drops tokens`;
+}
+
+const RAW_WEIGHTS = 'top-k weights are the raw softmax probabilities, not renormalised; llama.cpp\'s llama always renormalises '
+  + '(exact would be qwen2moe with a zero shared expert, §5.9, not implemented yet)';
+
+/** How moekit's router (at inference) maps onto llama.cpp's hard-coded `llama` routing. */
+export function llamaRouting(router: RouterConfig): Routing {
+  const capacity = evalCapacityProblem(router);
+  const fixed = (k: number): Routing => (capacity ? { reason: capacity, approximateK: k } : { k });
+  switch (router.type) {
+    case 'top_k': return router.renormalize ? fixed(router.k) : { reason: RAW_WEIGHTS, approximateK: router.k };
+    // Noise is drawn in training only; at inference G = softmax over the top-k clean logits (§3).
+    case 'noisy_top_k': return fixed(router.k);
+    // Inference dispatches both choices, weights g/(g1+g2) over the pair (§4).
+    case 'gshard': return fixed(2);
+    case 'switch': return { reason: `Switch's top-1 weight is the raw probability p (${RAW_WEIGHTS})`, approximateK: 1 };
+    case 'top_p':
+      return { reason: `Top-P (p = ${router.top_p}) picks a variable number of experts per token; llama.cpp routes a fixed k`, approximateK: router.max_k };
+    case 'dense_to_sparse':
+      return { reason: `dense_to_sparse picks every expert whose gate exceeds ${router.threshold}: a variable number per token; llama.cpp routes a fixed k`, approximateK: null };
+    case 'hash': return { reason: 'hash routing picks experts by token id, not by a softmax gate; llama.cpp has no such router', approximateK: null };
+    case 'base': return { reason: 'BASE layers route by a balanced assignment over the batch; llama.cpp has no such router', approximateK: null };
+    case 'expert_choice': return { reason: 'expert choice lets experts pick tokens (not causal, §14); llama.cpp has no such router', approximateK: null };
+    case 'deepseek': return { reason: 'DeepSeekMoE shared experts need the deepseek architecture (not implemented yet)', approximateK: null };
+  }
+}
+
+interface ArchChoice {
+  arch: GgufArch;
+  /** null for a dense model. */
+  moe: { experts: number; k: number; width: number; moeLayers: number[] } | null;
+  exact: boolean;
+  warnings: string[];
+}
+
+function unexportable(source: string, what: string, hint?: string): GgufError {
+  return new GgufError('Unexportable', `${source}: ${what}`, hint);
+}
+
+/** Picks the architecture and the MoE hyperparameters llama.cpp will use, refusing what it cannot express. */
+function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): ArchChoice {
+  const m = c.moe;
+  if (!m) return { arch: ARCHS.llama, moe: null, exact: true, warnings: [] };
+  if (m.residual) {
+    throw unexportable(source, `Residual-MoE (residual: ${JSON.stringify(m.residual)}) adds a dense MLP beside the experts; no llama.cpp architecture has it`);
+  }
+  const counts = [...new Set(expertsPerLayer(c).filter((e) => e > 0))];
+  if (counts.length > 1) {
+    throw unexportable(source, `MoE layers have different expert counts (${counts.join(', ')}); llama.cpp has one expert_count per model`);
+  }
+  const routing = llamaRouting(m.router);
+  const warnings: string[] = [];
+  let k: number;
+  if ('k' in routing) {
+    k = routing.k;
+  } else {
+    const hint = routing.approximateK === null && opts.approximateK === undefined
+      ? 'no approximate export exists for this router' : 'pass --approximate to export llama\'s renormalised top-k anyway (outputs will differ)';
+    if (!opts.approximate || (routing.approximateK === null && opts.approximateK === undefined)) {
+      throw unexportable(source, `router "${m.router.type}" has no exact llama.cpp equivalent: ${routing.reason}`, hint);
+    }
+    k = opts.approximateK ?? routing.approximateK ?? 2;
+    warnings.push(`approximate export: router "${m.router.type}": ${routing.reason}; llama.cpp will route softmax → top-${k} → renormalise`);
+  }
+  const experts = counts[0];
+  if (!Number.isInteger(k) || k < 1 || k > experts) throw unexportable(source, `experts per token k = ${k} must be in [1, ${experts}]`);
+  const moeLayers = moeLayerIndices(c.num_hidden_layers, m.expert_frequency, m.first_k_dense_replace, m.moe_layers);
+  // llama needs experts in every layer (§5.7): a dense FFN becomes E identical experts whose weights
+  // renormalise to 1 (§5.9), zero-padded to the expert width (silu(0)·0 = 0 adds nothing).
+  if (moeLayers.length < c.num_hidden_layers && c.intermediate_size > m.moe_intermediate_size) {
+    throw unexportable(source, `dense layers (intermediate_size ${c.intermediate_size}) are wider than the experts `
+      + `(moe_intermediate_size ${m.moe_intermediate_size}); llama stores them as experts, which cannot hold them`);
+  }
+  return { arch: ARCHS.llama, moe: { experts, k, width: m.moe_intermediate_size, moeLayers }, exact: warnings.length === 0, warnings };
+}
+
+// ---- tensors (§5.4, §5.5, §5.7) ---------------------------------------------------------------------------
+
+/**
+ * Rows of a [n·hd, cols] projection from HF rotate-half order to NORM RoPE's adjacent pairs (§5.5):
+ * within each head, new_row[2j + s] = old_row[s·hd/2 + j].
+ */
+export function permuteRotateHalfRows(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let s = 0; s < 2; s++) {
+      for (let j = 0; j < half; j++) {
+        const src = (h * headDim + s * half + j) * cols;
+        out.set(w.subarray(src, src + cols), (h * headDim + 2 * j + s) * cols);
+      }
+    }
+  }
+  return out;
+}
+
+/** The inverse of permuteRotateHalfRows (reading a llama-arch GGUF): old[s·hd/2 + j] = new[2j + s]. */
+export function unpermuteRotateHalfRows(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let s = 0; s < 2; s++) {
+      for (let j = 0; j < half; j++) {
+        const src = (h * headDim + 2 * j + s) * cols;
+        out.set(w.subarray(src, src + cols), (h * headDim + s * half + j) * cols);
+      }
+    }
+  }
+  return out;
+}
+
+/** A [rows, cols] matrix zero-padded to [rows', cols'] (dense FFN → expert width). */
+function padMatrix(w: Float32Array, rows: number, cols: number, toRows: number, toCols: number): Float32Array {
+  if (rows === toRows && cols === toCols) return w;
+  const out = new Float32Array(toRows * toCols);
+  for (let r = 0; r < rows; r++) out.set(w.subarray(r * cols, (r + 1) * cols), r * toCols);
+  return out;
+}
+
+/** Concatenation along a new slowest axis: expert e is slab e (§5.7 stacking). */
+function stack(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Collects the GGUF tensors, reading each HF parameter at most once and checking its shape. */
+class TensorList {
+  readonly specs: GgufTensorSpec[] = [];
+  private readonly used = new Set<string>();
+
+  constructor(private readonly params: ReadonlyMap<string, SourceTensor>, private readonly dtype: GgmlType, private readonly source: string) {}
+
+  /** The HF tensor `name`, which must have `shape`. */
+  take(name: string, shape: readonly number[]): Float32Array {
+    const t = this.params.get(name);
+    if (!t) throw unexportable(this.source, `missing tensor ${name} [${shape.join(', ')}]`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw unexportable(this.source, `tensor ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    }
+    this.used.add(name);
+    return t.data;
+  }
+
+  /**
+   * Adds GGUF tensor `name` with PyTorch `shape` (ne = reversed shape, §5.4). Norms, 1-D tensors and the
+   * router stay F32 (§5.3); a Q8_0 tensor whose ne[0] is not a multiple of 32 falls back to F16.
+   */
+  add(name: string, t: { shape: readonly number[]; values: () => Float32Array; keepF32?: boolean }): void {
+    const { shape, values, keepF32 = false } = t;
+    const ne = [...shape].reverse();
+    let type: GgmlType = keepF32 || shape.length === 1 ? 'F32' : this.dtype;
+    if (type === 'Q8_0' && ne[0] % 32 !== 0) type = 'F16';
+    this.specs.push({ name, type, ne, data: () => encodeF32(values(), type) });
+  }
+
+  /** Every HF tensor must have gone somewhere, or been dropped on purpose: nothing vanishes silently. */
+  checkAllUsed(dropped: (name: string) => boolean): void {
+    const left = [...this.params.keys()].filter((n) => !this.used.has(n) && !dropped(n));
+    if (left.length > 0) {
+      throw unexportable(this.source, `${left.length} tensor(s) have no place in a llama.cpp model: ${left.slice(0, 4).join(', ')}${left.length > 4 ? ', …' : ''}`);
+    }
+  }
+}
+
+function llamaTensors(c: ModelConfig, choice: ArchChoice, list: TensorList): void {
+  const H = c.hidden_size;
+  const hd = c.head_dim;
+  const nh = c.num_attention_heads;
+  const nkv = c.num_key_value_heads;
+  const permute = choice.arch.rope === 'norm';
+  // Sources are taken (shape-checked, by reference) now; conversions run when the writer gets there.
+  const copy = (name: string, shape: [number] | [number, number], keepF32 = false) => {
+    const w = list.take(name, shape);
+    return { shape, values: () => w, keepF32 };
+  };
+  list.add('token_embd.weight', copy('model.embed_tokens.weight', [c.vocab_size, H]));
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const p = `model.layers.${l}`;
+    const b = `blk.${l}`;
+    list.add(`${b}.attn_norm.weight`, copy(`${p}.input_layernorm.weight`, [H]));
+    for (const [proj, gguf, heads] of [['q_proj', 'attn_q', nh], ['k_proj', 'attn_k', nkv]] as const) {
+      const w = list.take(`${p}.self_attn.${proj}.weight`, [heads * hd, H]);
+      list.add(`${b}.${gguf}.weight`, { shape: [heads * hd, H], values: () => (permute ? permuteRotateHalfRows(w, heads, hd, H) : w) });
+    }
+    list.add(`${b}.attn_v.weight`, copy(`${p}.self_attn.v_proj.weight`, [nkv * hd, H]));
+    list.add(`${b}.attn_output.weight`, copy(`${p}.self_attn.o_proj.weight`, [H, nh * hd]));
+    list.add(`${b}.ffn_norm.weight`, copy(`${p}.post_attention_layernorm.weight`, [H]));
+    const moe = choice.moe;
+    const I = c.intermediate_size;
+    if (!moe) {
+      list.add(`${b}.ffn_gate.weight`, copy(`${p}.mlp.gate_proj.weight`, [I, H]));
+      list.add(`${b}.ffn_up.weight`, copy(`${p}.mlp.up_proj.weight`, [I, H]));
+      list.add(`${b}.ffn_down.weight`, copy(`${p}.mlp.down_proj.weight`, [H, I]));
+      continue;
+    }
+    const { experts: E, width: W } = moe;
+    if (moe.moeLayers.includes(l)) {
+      list.add(`${b}.ffn_gate_inp.weight`, copy(`${p}.mlp.gate.weight`, [E, H], true));
+      for (const [proj, gguf, shape] of [['gate_proj', 'gate', [W, H]], ['up_proj', 'up', [W, H]], ['down_proj', 'down', [H, W]]] as const) {
+        const parts = Array.from({ length: E }, (_, e) => list.take(`${p}.mlp.experts.${e}.${proj}.weight`, shape));
+        list.add(`${b}.ffn_${gguf}_exps.weight`, { shape: [E, ...shape], values: () => stack(parts) });
+      }
+      continue;
+    }
+    // A dense layer in an MoE llama: a zero router (uniform probabilities, weights renormalising to 1)
+    // over E copies of the dense FFN, zero-padded to the expert width (silu(0)·0 adds nothing) (§5.9).
+    list.add(`${b}.ffn_gate_inp.weight`, { shape: [E, H], values: () => new Float32Array(E * H), keepF32: true });
+    for (const [proj, gguf] of [['gate_proj', 'gate'], ['up_proj', 'up']] as const) {
+      const w = list.take(`${p}.mlp.${proj}.weight`, [I, H]);
+      list.add(`${b}.ffn_${gguf}_exps.weight`, { shape: [E, W, H], values: () => stack(new Array(E).fill(padMatrix(w, I, H, W, H))) });
+    }
+    const down = list.take(`${p}.mlp.down_proj.weight`, [H, I]);
+    list.add(`${b}.ffn_down_exps.weight`, { shape: [E, H, W], values: () => stack(new Array(E).fill(padMatrix(down, H, I, H, W))) });
+  }
+  list.add('output_norm.weight', copy('model.norm.weight', [H]));
+  // Tied embeddings: llama falls back to token_embd when output.weight is absent (§5.7).
+  if (!c.tie_word_embeddings) list.add('output.weight', copy('lm_head.weight', [c.vocab_size, H]));
+  else if (choice.arch.outputRequired) list.add('output.weight', copy('model.embed_tokens.weight', [c.vocab_size, H]));
+}
+
+/** The {arch}.* hyperparameter keys (§5.6), with the exact types llama.cpp checks. */
+function archMetadata(c: ModelConfig, choice: ArchChoice): [string, GgufValue][] {
+  const a = choice.arch.name;
+  const keys: [string, GgufValue][] = [
+    [`${a}.vocab_size`, gv.u32(c.vocab_size)],
+    [`${a}.context_length`, gv.u32(c.max_position_embeddings)],
+    [`${a}.embedding_length`, gv.u32(c.hidden_size)],
+    [`${a}.block_count`, gv.u32(c.num_hidden_layers)],
+    // llama's feed_forward_length is the expert width in an MoE model (§5.6)
+    [`${a}.feed_forward_length`, gv.u32(choice.moe ? choice.moe.width : c.intermediate_size)],
+    [`${a}.attention.head_count`, gv.u32(c.num_attention_heads)],
+    [`${a}.attention.head_count_kv`, gv.u32(c.num_key_value_heads)],
+    [`${a}.attention.layer_norm_rms_epsilon`, gv.f32(c.rms_norm_eps)],
+    [`${a}.rope.dimension_count`, gv.u32(c.head_dim)],
+    [`${a}.rope.freq_base`, gv.f32(c.rope_theta)],
+  ];
+  if (c.head_dim * c.num_attention_heads !== c.hidden_size) {
+    keys.push([`${a}.attention.key_length`, gv.u32(c.head_dim)], [`${a}.attention.value_length`, gv.u32(c.head_dim)]);
+  }
+  if (choice.moe) keys.push([`${a}.expert_count`, gv.u32(choice.moe.experts)], [`${a}.expert_used_count`, gv.u32(choice.moe.k)]);
+  return keys;
+}
+
+/**
+ * The GGUF image of a model: metadata and lazily encoded tensors. `params` are HF-named tensors in
+ * PyTorch layout (a DecoderLM's `params`), `source` names the model in errors.
+ */
+export function planGguf(config: ModelConfig, params: ReadonlyMap<string, SourceTensor>, tokenizer: Tokenizer,
+  opts: GgufExportOptions = {}, source = 'model'): GgufPlan {
+  const dtype = DTYPES[opts.dtype ?? 'f32'];
+  if (!dtype) throw new GgufError('Unexportable', `${source}: unknown dtype ${JSON.stringify(opts.dtype)} (${GGUF_DTYPES.join(', ')})`);
+  const choice = chooseArch(config, opts, source);
+  const list = new TensorList(params, dtype.type, source);
+  llamaTensors(config, choice, list);
+  // W_noise of noisy top-k only scales training noise (§3); nothing else may be left over.
+  list.checkAllUsed((name) => /\.mlp\.gate_noise\.weight$/.test(name));
+
+  const metadata = new Map<string, GgufValue>([
+    ['general.architecture', gv.str(choice.arch.name)],
+    ['general.type', gv.str('model')],
+    ['general.name', gv.str(opts.name ?? 'moekit model')],
+    ['general.file_type', gv.u32(dtype.fileType)],
+    ...(dtype.type === 'Q8_0' ? [['general.quantization_version', gv.u32(2)] as [string, GgufValue]] : []),
+    ...archMetadata(config, choice),
+    // moekit's own record of what was exported (community keys are namespaced, §5.6)
+    ...(config.moe ? [
+      ['moekit.router', gv.str(JSON.stringify(config.moe.router))] as [string, GgufValue],
+      ['moekit.moe_layers', gv.i32s(choice.moe!.moeLayers)] as [string, GgufValue],
+    ] : []),
+    ['moekit.exact', gv.bool(choice.exact)],
+    ...tokenizerMetadata(tokenizer, config.vocab_size, { bos: config.bos_token_id, eos: config.eos_token_id }, source),
+  ]);
+  return { arch: choice.arch.name, metadata, tensors: list.specs, exact: choice.exact, warnings: choice.warnings };
+}
+
+export interface GgufExportResult extends Omit<GgufPlan, 'metadata' | 'tensors'> {
+  path: string;
+  tensorCount: number;
+}
+
+/** Export a moekit model directory (config.json, model.safetensors, tokenizer.json) to a GGUF file. */
+export function exportGguf(dir: string, out: string, opts: GgufExportOptions = {}): GgufExportResult {
+  const loaded = loadModel(dir);
+  if (!loaded.tokenizerPath) {
+    throw new GgufError('Unexportable', `${dir} has no tokenizer.json`, 'a GGUF file embeds the tokenizer; copy the tokenizer.json the model was trained with into the directory');
+  }
+  const tokenizer = Tokenizer.load(loaded.tokenizerPath);
+  const plan = planGguf(loaded.config, loaded.model.params, tokenizer, { ...opts, name: opts.name ?? basename(resolve(dir)) }, dir);
+  writeGguf(out, plan.metadata, plan.tensors, { onTensor: opts.onTensor });
+  return { path: out, arch: plan.arch, exact: plan.exact, warnings: plan.warnings, tensorCount: plan.tensors.length };
+}
