@@ -9,9 +9,10 @@ import { demo } from './demo.js';
 import { compare } from './compare.js';
 import { route } from './route.js';
 import { evalCommand } from './eval.js';
+import { convert } from './convert.js';
 import { packageVersion } from './version.js';
 
-const COMMANDS: Command[] = [demo, compare, trainCommand, evalCommand, route, doctor];
+const COMMANDS: Command[] = [demo, compare, trainCommand, evalCommand, route, convert, doctor];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

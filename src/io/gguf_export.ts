@@ -66,7 +66,10 @@ export interface GgufPlan {
 
 // ---- routing (§5.9) ---------------------------------------------------------------------------------------
 
-/** Fixed k under llama's softmax → top-k → renormalise, or why the router is something else. */
+/**
+ * Fixed k under llama's softmax → top-k → renormalise, or why the router is something else and, where
+ * llama's routing is a meaningful stand-in, the k of an approximate export.
+ */
 type Routing = { k: number } | { reason: string; approximateK: number | null };
 
 function evalCapacityProblem(router: RouterConfig): string | null {
@@ -90,9 +93,9 @@ export function llamaRouting(router: RouterConfig): Routing {
     case 'gshard': return fixed(2);
     case 'switch': return { reason: `Switch's top-1 weight is the raw probability p (${RAW_WEIGHTS})`, approximateK: 1 };
     case 'top_p':
-      return { reason: `Top-P (p = ${router.top_p}) picks a variable number of experts per token; llama.cpp routes a fixed k`, approximateK: router.max_k };
+      return { reason: `Top-P (p = ${router.top_p}) picks a variable number of experts per token; llama.cpp routes a fixed k`, approximateK: router.max_k ?? 2 };
     case 'dense_to_sparse':
-      return { reason: `dense_to_sparse picks every expert whose gate exceeds ${router.threshold}: a variable number per token; llama.cpp routes a fixed k`, approximateK: null };
+      return { reason: `dense_to_sparse picks every expert whose gate exceeds ${router.threshold}: a variable number per token; llama.cpp routes a fixed k`, approximateK: 2 };
     case 'hash': return { reason: 'hash routing picks experts by token id, not by a softmax gate; llama.cpp has no such router', approximateK: null };
     case 'base': return { reason: 'BASE layers route by a balanced assignment over the batch; llama.cpp has no such router', approximateK: null };
     case 'expert_choice': return { reason: 'expert choice lets experts pick tokens (not causal, §14); llama.cpp has no such router', approximateK: null };
@@ -129,12 +132,12 @@ function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): Ar
   if ('k' in routing) {
     k = routing.k;
   } else {
-    const hint = routing.approximateK === null && opts.approximateK === undefined
-      ? 'no approximate export exists for this router' : 'pass --approximate to export llama\'s renormalised top-k anyway (outputs will differ)';
-    if (!opts.approximate || (routing.approximateK === null && opts.approximateK === undefined)) {
-      throw unexportable(source, `router "${m.router.type}" has no exact llama.cpp equivalent: ${routing.reason}`, hint);
+    if (!opts.approximate || routing.approximateK === null) {
+      throw unexportable(source, `router "${m.router.type}" has no exact llama.cpp equivalent: ${routing.reason}`,
+        routing.approximateK === null ? 'no approximate export exists for this router either'
+          : 'pass --approximate to export llama\'s renormalised top-k anyway (outputs will differ from moekit\'s)');
     }
-    k = opts.approximateK ?? routing.approximateK ?? 2;
+    k = opts.approximateK ?? routing.approximateK;
     warnings.push(`approximate export: router "${m.router.type}": ${routing.reason}; llama.cpp will route softmax → top-${k} → renormalise`);
   }
   const experts = counts[0];

@@ -1,29 +1,22 @@
 // GGUF export against a real peer: llama.cpp (through node-llama-cpp's prebuilt CPU binaries) loads the
 // exported file, tokenizes with the embedded tokenizer, and decodes greedily. Its tokens must equal
 // moekit's (a no-cache argmax loop over DecoderLM.forward) and its logits must match moekit's closely.
-// Models: a dense llama, a Mixtral-shaped top-2 MoE, and an MoE with a dense layer in the middle (copied
-// into every expert, §5.9) whose dense FFN is narrower than the experts (zero-padded).
+// Models: dense llama; Mixtral-shaped top-2 MoE (also under noisy top-k and GShard routers, whose
+// inference routing is the same); an MoE with a dense middle layer (copied into every expert, §5.9,
+// zero-padded to the expert width) and tied embeddings; dtypes f32, f16, bf16, q8_0. Flash attention is
+// off and the KV cache f32, so that f32 files agree with moekit to ~1e-5.
 // node-llama-cpp failing to load is a test failure, never a skip.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
-import { DecoderLM, parseModelConfig, toHfConfig } from '../../src/models/index.js';
-import { trainTokenizer, type Tokenizer } from '../../src/data/index.js';
-import { writeSafetensors } from '../../src/io/safetensors.js';
+import type { DecoderLM } from '../../src/models/index.js';
 import { exportGguf, type GgufDtype } from '../../src/io/gguf_export.js';
 import { decodeTensor, encodeF32, quantizeQ8_0 } from '../../src/io/gguf.js';
 import { noGrad } from '../../src/tensor/index.js';
-import { TestRng } from '../helpers.js';
+import { makeModel, tokenizer, writeRunDir } from './gguf_models.js';
 
-const CORPUS = [
-  'The quick brown fox jumps over the lazy dog. It\'s 2024, and the dogs don\'t mind!',
-  'Mixture-of-experts models route each token to a few experts; llama.cpp runs them on a CPU.',
-  'Numbers like 12345 and 6.78 split into digits,   spaces   and punctuation (as GPT-2 does).',
-  'Ünïcode wörds, naïve café, 東京 and emoji 🙂 are bytes underneath.',
-];
 const PROMPT = 'The lazy experts don\'t route 42 tokens,  café!';
 const GENERATE = 12;
 
@@ -33,58 +26,24 @@ async function llamaCpp(): Promise<Llama> {
   return llama;
 }
 
-const tokenizer: Tokenizer = trainTokenizer(CORPUS, { vocabSize: 320 });
-
-/**
- * A seeded DecoderLM whose weights are redrawn N(0, σ²) with σ large enough that logits spread over
- * several units: greedy tokens then vary and are far from ties, so rounding cannot flip them.
- */
-function makeModel(extra: Record<string, unknown>, seed: number): DecoderLM {
-  const config = parseModelConfig({
-    vocab_size: tokenizer.vocabSize, hidden_size: 64, intermediate_size: 48, num_hidden_layers: 3,
-    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-5,
-    rope_theta: 10000, ...extra,
-  });
-  const model = new DecoderLM(config, { seed });
-  const rng = new TestRng(seed);
-  for (const [name, p] of model.params) {
-    if (name.endsWith('norm.weight')) {
-      for (let i = 0; i < p.data.length; i++) p.data[i] = 0.8 + 0.4 * rng.uniform();
-      continue;
-    }
-    const fanIn = p.shape[p.shape.length - 1];
-    const std = name.includes('embed_tokens') ? 1 : name === 'lm_head.weight' ? 4 / Math.sqrt(fanIn)
-      : name.endsWith('mlp.gate.weight') ? 2 / Math.sqrt(fanIn) : 1.5 / Math.sqrt(fanIn);
-    for (let i = 0; i < p.data.length; i++) p.data[i] = std * rng.normal();
-  }
-  return model;
-}
-
 /** x stored as `type` and read back. */
-function roundTrip(x: Float32Array, type: 'F16' | 'Q8_0'): Float32Array {
+function roundTrip(x: Float32Array, type: 'F16' | 'BF16' | 'Q8_0'): Float32Array {
   const info = { name: 'w', type, typeId: 0, ne: [x.length], offset: 0, nbytes: 0 };
-  return decodeTensor('test', info, type === 'F16' ? encodeF32(x, 'F16') : quantizeQ8_0(x));
+  return decodeTensor('test', info, type === 'Q8_0' ? quantizeQ8_0(x) : encodeF32(x, type));
 }
 
 /**
- * Give moekit the very values a `dtype` GGUF holds: matrices whose rows are whole Q8_0 blocks are
- * quantised under q8_0, everything else rounds through f16 (exact again when the exporter keeps a
- * tensor F32, since f16 values are f32 values).
+ * Give moekit the very values a `dtype` GGUF holds: under q8_0, matrices whose rows are whole Q8_0
+ * blocks are quantised and the rest round through f16 (the exporter's fallback); under f16/bf16 every
+ * tensor rounds through that type (still exact where the exporter keeps a tensor F32: an f16 or bf16
+ * value is an f32 value).
  */
 function roundWeights(model: DecoderLM, dtype: GgufDtype): void {
   if (dtype === 'f32') return;
   for (const [name, p] of model.params) {
     const q8 = dtype === 'q8_0' && p.shape.length === 2 && p.shape[1] % 32 === 0 && !name.endsWith('mlp.gate.weight');
-    p.data.set(roundTrip(p.data, q8 ? 'Q8_0' : 'F16'));
+    p.data.set(roundTrip(p.data, q8 ? 'Q8_0' : dtype === 'bf16' ? 'BF16' : 'F16'));
   }
-}
-
-function writeRunDir(model: DecoderLM): string {
-  const dir = mkdtempSync(join(tmpdir(), 'moekit-gguf-'));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(toHfConfig(model.config)));
-  writeSafetensors(join(dir, 'model.safetensors'), [...model.params].map(([name, p]) => ({ name, dtype: 'F32' as const, shape: [...p.shape], data: p.data })));
-  tokenizer.save(join(dir, 'tokenizer.json'));
-  return dir;
 }
 
 /** moekit's greedy continuation (no KV cache: the whole sequence each step) and the logits at each step. */
