@@ -48,7 +48,7 @@ export interface GgufExportOptions {
    * llama's renormalised top-k anyway; outputs then differ from moekit's. Each difference is a warning.
    */
   approximate?: boolean;
-  /** Experts per token of an approximate export whose router has no fixed k (default 2). */
+  /** Experts per token of an approximate export (default: the router's k; Top-P: max_k, else 2). */
   approximateK?: number;
   /** `general.name` (default: the model directory's name). */
   name?: string;

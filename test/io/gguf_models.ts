@@ -14,7 +14,7 @@ const CORPUS = [
   'Numbers like 12345 and 6.78 split into digits,   spaces   and punctuation (as GPT-2 does).',
   'Ünïcode wörds, naïve café, 東京 and emoji 🙂 are bytes underneath.',
 ];
-/** moekit's own tokenizer recipe (GPT-2 byte-level BPE), 320 ids, <|endoftext|> last. */
+/** moekit's own tokenizer recipe (GPT-2 byte-level BPE): up to 320 ids (the corpus runs out of pairs first), <|endoftext|> last. */
 export const tokenizer: Tokenizer = trainTokenizer(CORPUS, { vocabSize: 320 });
 
 /**
