@@ -327,9 +327,9 @@ function parseHeader(source: string, fileLength: number, readAt: (pos: number, l
     tensors.push({ ...info, nbytes: Number(info.nbytes) });
   }
   const dataStart = padTo(c.pos, alignment);
-  const lastEnd = tensors.length === 0 ? 0 : tensors[tensors.length - 1].offset + tensors[tensors.length - 1].nbytes;
-  if (BigInt(dataStart) + BigInt(lastEnd) > BigInt(fileLength)) {
-    const t = tensors.find((x) => dataStart + x.offset + x.nbytes > fileLength)!;
+  // llama.cpp checks that each tensor's bytes lie inside the file (the last one's padding may be missing)
+  const t = tensors.find((x) => dataStart + x.offset + x.nbytes > fileLength);
+  if (t) {
     throw new GgufError('Truncated', `${source}: tensor ${q(t.name)} (${t.type}${shapeStr(t.ne)}) lies at bytes `
       + `${dataStart + t.offset}..${dataStart + t.offset + t.nbytes}, past the end of the file (${fileLength} bytes)`, NOT_GGUF);
   }

@@ -155,36 +155,33 @@ function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): Ar
 // ---- tensors (§5.4, §5.5, §5.7) ---------------------------------------------------------------------------
 
 /**
- * Rows of a [n·hd, cols] projection from HF rotate-half order to NORM RoPE's adjacent pairs (§5.5):
- * within each head, new_row[2j + s] = old_row[s·hd/2 + j].
+ * Moves the rows of a [n·hd, cols] projection within each head: row s·hd/2 + j (rotate-half order) ↔
+ * row 2j + s (adjacent pairs). `toPairs` gives the order llama.cpp's NORM RoPE needs (§5.5), the inverse
+ * reads it back.
  */
-export function permuteRotateHalfRows(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
+function moveHeadRows(w: Float32Array, heads: number, headDim: number, cols: number, toPairs: boolean): Float32Array {
   const out = new Float32Array(w.length);
   const half = headDim / 2;
   for (let h = 0; h < heads; h++) {
     for (let s = 0; s < 2; s++) {
       for (let j = 0; j < half; j++) {
-        const src = (h * headDim + s * half + j) * cols;
-        out.set(w.subarray(src, src + cols), (h * headDim + 2 * j + s) * cols);
+        const [from, to] = toPairs ? [s * half + j, 2 * j + s] : [2 * j + s, s * half + j];
+        const src = (h * headDim + from) * cols;
+        out.set(w.subarray(src, src + cols), (h * headDim + to) * cols);
       }
     }
   }
   return out;
 }
 
-/** The inverse of permuteRotateHalfRows (reading a llama-arch GGUF): old[s·hd/2 + j] = new[2j + s]. */
+/** HF rotate-half rows → llama's adjacent pairs (§5.5): new_row[2j + s] = old_row[s·hd/2 + j] per head. */
+export function permuteRotateHalfRows(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
+  return moveHeadRows(w, heads, headDim, cols, true);
+}
+
+/** The inverse, for reading a llama-arch GGUF: old[s·hd/2 + j] = new[2j + s]. */
 export function unpermuteRotateHalfRows(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
-  const out = new Float32Array(w.length);
-  const half = headDim / 2;
-  for (let h = 0; h < heads; h++) {
-    for (let s = 0; s < 2; s++) {
-      for (let j = 0; j < half; j++) {
-        const src = (h * headDim + 2 * j + s) * cols;
-        out.set(w.subarray(src, src + cols), (h * headDim + s * half + j) * cols);
-      }
-    }
-  }
-  return out;
+  return moveHeadRows(w, heads, headDim, cols, false);
 }
 
 /** A [rows, cols] matrix zero-padded to [rows', cols'] (dense FFN → expert width). */

@@ -224,10 +224,13 @@ test('every prefix of a valid file is refused as truncated, never crashes or han
   assert.equal(parseGguf(vector.subarray(0, 268)).read('blk.0.attn_norm.weight').length, 3);
 });
 
-test('version 2 files (same layout) are read; a missing file is an Io error naming it', () => {
+test('version 2 files (same layout) and metadata-only files are read; a missing file is an Io error naming it', () => {
   const v2 = Buffer.from(testVector());
   v2.writeUInt32LE(2, 4);
   assert.equal(parseGguf(v2).version, 2);
+  const metaOnly = Buffer.concat([Buffer.from('GGUF'), u32(3), u64(0), u64(1), kv('general.architecture', 8, str('llama'))]);
+  assert.equal(metaOnly.length % 32 === 0, false, 'no padding after the header');
+  assert.deepEqual(parseGguf(metaOnly).tensors, []);
   assert.throws(() => openGguf(join(dir, 'nope.gguf')), (e: GgufError) => e.code === 'Io' && e.message.includes('nope.gguf'));
   assert.ok(!existsSync(join(dir, 'nope.gguf')));
 });
