@@ -14,12 +14,12 @@ const USAGE = `moekit convert --model DIR --to gguf [options]
   --to gguf          the target format (GGUF v3, loadable by llama.cpp)
   --dtype T          tensor type: ${GGUF_DTYPES.join(', ')} (default f32); norms and routers stay f32
   --out FILE         output file (default: DIR/model-<dtype>.gguf)
-  --approximate      export routers llama.cpp cannot reproduce exactly (raw-weight top-k, Switch,
-                     Top-P, eval-time capacity) as llama's renormalised top-k anyway: outputs will differ
+  --approximate      export routers llama.cpp cannot reproduce exactly (Top-P, dense_to_sparse,
+                     eval-time capacity) as llama's renormalised top-k anyway: outputs will differ
   --k K              experts per token of an --approximate export (default: the router's k, else 2)
 
-Dense models and renormalised top-k MoE (Mixtral-style; also noisy top-k and GShard, whose inference
-routing is the same) export exactly as llama.cpp's "llama" architecture.`;
+Exact exports: dense models and renormalised top-k MoE (Mixtral-style; also noisy top-k and GShard,
+whose inference routing is the same) as llama.cpp's "llama"; raw-weight top-k and Switch as "qwen2moe".`;
 
 export const convert: Command = {
   name: 'convert',

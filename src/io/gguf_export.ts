@@ -2,10 +2,11 @@
 // hard-coded routing (§5.9) reproduces moekit's router at inference; anything that would change the
 // model's outputs is refused with the reason, unless the caller opts into an approximate export.
 //
-// Architectures are rows of ARCHS (name, RoPE style §5.5, whether output.weight is required §5.7) plus a
-// routing rule in chooseArch; the tensor names of §5.7 are shared. Today: `llama` (dense, and
-// renormalised top-k MoE with every layer's FFN stacked as experts). qwen2moe (raw top-k with a zero
-// shared expert), qwen3moe, olmoe and deepseek are further rows.
+// Architectures are rows of ARCHS (name, RoPE style §5.5, whether output.weight is required §5.7, how
+// the router weights its top-k §5.9) plus a rule in routingFor; the tensor names of §5.7 are shared.
+// Today: `llama` (dense, and renormalised top-k MoE with every layer's FFN stacked as experts) and
+// `qwen2moe` (raw top-k weights, with a shared expert that contributes zero). qwen3moe, olmoe and
+// deepseek are further rows.
 import { basename, resolve } from 'node:path';
 import { expertsPerLayer, moeLayerIndices, type ModelConfig } from '../models/config.js';
 import { loadModel } from '../models/load.js';
@@ -29,10 +30,20 @@ interface GgufArch {
   rope: 'norm' | 'neox';
   /** §5.7: qwen2moe/olmoe need output.weight even when the embeddings are tied. */
   outputRequired: boolean;
+  /** llama.cpp's hard-coded top-k weights (§5.9): renormalised over the k, or the raw softmax probabilities. */
+  weights: 'renormalised' | 'raw';
+  /** Where the expert width goes (§5.6): llama reuses feed_forward_length, qwen2moe has its own key. */
+  expertWidthKey: 'feed_forward_length' | 'expert_feed_forward_length';
+  /**
+   * Width of the always-on shared expert llama.cpp requires (qwen2moe), written with zero weights so it
+   * adds nothing; 0 = none.
+   */
+  zeroSharedExpert: number;
 }
 
 const ARCHS = {
-  llama: { name: 'llama', rope: 'norm', outputRequired: false },
+  llama: { name: 'llama', rope: 'norm', outputRequired: false, weights: 'renormalised', expertWidthKey: 'feed_forward_length', zeroSharedExpert: 0 },
+  qwen2moe: { name: 'qwen2moe', rope: 'neox', outputRequired: true, weights: 'raw', expertWidthKey: 'expert_feed_forward_length', zeroSharedExpert: 32 },
 } as const satisfies Record<string, GgufArch>;
 
 /** A named tensor in PyTorch layout (row-major, shape as HF writes it). */
@@ -67,10 +78,11 @@ export interface GgufPlan {
 // ---- routing (§5.9) ---------------------------------------------------------------------------------------
 
 /**
- * Fixed k under llama's softmax → top-k → renormalise, or why the router is something else and, where
- * llama's routing is a meaningful stand-in, the k of an approximate export.
+ * The llama.cpp architecture whose hard-coded routing (softmax → top-k → weights) equals the router's at
+ * inference, or why none does and, where llama's renormalised top-k is a meaningful stand-in, the k of
+ * an approximate export.
  */
-type Routing = { k: number } | { reason: string; approximateK: number | null };
+type Routing = { arch: GgufArch; k: number } | { reason: string; approximateK: number | null };
 
 function evalCapacityProblem(router: RouterConfig): string | null {
   const cf = 'eval_capacity_factor' in router ? router.eval_capacity_factor : null;
@@ -78,20 +90,19 @@ function evalCapacityProblem(router: RouterConfig): string | null {
     : `eval_capacity_factor ${cf} drops tokens over an expert's capacity at inference, and llama.cpp never drops tokens`;
 }
 
-const RAW_WEIGHTS = 'top-k weights are the raw softmax probabilities, not renormalised; llama.cpp\'s llama always renormalises '
-  + '(exact would be qwen2moe with a zero shared expert, §5.9, not implemented yet)';
-
-/** How moekit's router (at inference) maps onto llama.cpp's hard-coded `llama` routing. */
-export function llamaRouting(router: RouterConfig): Routing {
+/** How moekit's router (at inference) maps onto a llama.cpp architecture's routing. */
+export function routingFor(router: RouterConfig): Routing {
   const capacity = evalCapacityProblem(router);
-  const fixed = (k: number): Routing => (capacity ? { reason: capacity, approximateK: k } : { k });
+  const fixed = (arch: GgufArch, k: number): Routing => (capacity ? { reason: capacity, approximateK: k } : { arch, k });
   switch (router.type) {
-    case 'top_k': return router.renormalize ? fixed(router.k) : { reason: RAW_WEIGHTS, approximateK: router.k };
+    // renormalised: Mixtral (llama); raw probabilities: Qwen-MoE / OLMoE (qwen2moe)
+    case 'top_k': return fixed(router.renormalize ? ARCHS.llama : ARCHS.qwen2moe, router.k);
     // Noise is drawn in training only; at inference G = softmax over the top-k clean logits (§3).
-    case 'noisy_top_k': return fixed(router.k);
+    case 'noisy_top_k': return fixed(ARCHS.llama, router.k);
     // Inference dispatches both choices, weights g/(g1+g2) over the pair (§4).
-    case 'gshard': return fixed(2);
-    case 'switch': return { reason: `Switch's top-1 weight is the raw probability p (${RAW_WEIGHTS})`, approximateK: 1 };
+    case 'gshard': return fixed(ARCHS.llama, 2);
+    // Top-1 weighted by its raw probability p; jitter is training only (§5).
+    case 'switch': return fixed(ARCHS.qwen2moe, 1);
     case 'top_p':
       return { reason: `Top-P (p = ${router.top_p}) picks a variable number of experts per token; llama.cpp routes a fixed k`, approximateK: router.max_k ?? 2 };
     case 'dense_to_sparse':
@@ -126,30 +137,39 @@ function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): Ar
   if (counts.length > 1) {
     throw unexportable(source, `MoE layers have different expert counts (${counts.join(', ')}); llama.cpp has one expert_count per model`);
   }
-  const routing = llamaRouting(m.router);
+  const routing = routingFor(m.router);
   const warnings: string[] = [];
+  let arch: GgufArch;
   let k: number;
   if ('k' in routing) {
-    k = routing.k;
+    ({ arch, k } = routing);
   } else {
     if (!opts.approximate || routing.approximateK === null) {
       throw unexportable(source, `router "${m.router.type}" has no exact llama.cpp equivalent: ${routing.reason}`,
         routing.approximateK === null ? 'no approximate export exists for this router either'
           : 'pass --approximate to export llama\'s renormalised top-k anyway (outputs will differ from moekit\'s)');
     }
+    arch = ARCHS.llama;
     k = opts.approximateK ?? routing.approximateK;
     warnings.push(`approximate export: router "${m.router.type}": ${routing.reason}; llama.cpp will route softmax → top-${k} → renormalise`);
   }
   const experts = counts[0];
   if (!Number.isInteger(k) || k < 1 || k > experts) throw unexportable(source, `experts per token k = ${k} must be in [1, ${experts}]`);
   const moeLayers = moeLayerIndices(c.num_hidden_layers, m.expert_frequency, m.first_k_dense_replace, m.moe_layers);
-  // llama needs experts in every layer (§5.7): a dense FFN becomes E identical experts whose weights
-  // renormalise to 1 (§5.9), zero-padded to the expert width (silu(0)·0 = 0 adds nothing).
-  if (moeLayers.length < c.num_hidden_layers && c.intermediate_size > m.moe_intermediate_size) {
-    throw unexportable(source, `dense layers (intermediate_size ${c.intermediate_size}) are wider than the experts `
-      + `(moe_intermediate_size ${m.moe_intermediate_size}); llama stores them as experts, which cannot hold them`);
+  if (moeLayers.length < c.num_hidden_layers) {
+    // llama needs experts in every layer (§5.7): a dense FFN becomes E identical experts whose weights
+    // renormalise to 1 (§5.9), zero-padded to the expert width (silu(0)·0 = 0 adds nothing). Raw weights
+    // sum to less than 1, so there the trick does not work.
+    if (arch.weights === 'raw') {
+      throw unexportable(source, `dense layers inside an MoE with raw top-k weights (router "${m.router.type}") have no llama.cpp form: `
+        + `${arch.name} puts experts in every layer, and its raw weights do not sum to 1 over copies of the dense FFN`);
+    }
+    if (c.intermediate_size > m.moe_intermediate_size) {
+      throw unexportable(source, `dense layers (intermediate_size ${c.intermediate_size}) are wider than the experts `
+        + `(moe_intermediate_size ${m.moe_intermediate_size}); llama stores them as experts, which cannot hold them`);
+    }
   }
-  return { arch: ARCHS.llama, moe: { experts, k, width: m.moe_intermediate_size, moeLayers }, exact: warnings.length === 0, warnings };
+  return { arch, moe: { experts, k, width: m.moe_intermediate_size, moeLayers }, exact: warnings.length === 0, warnings };
 }
 
 // ---- tensors (§5.4, §5.5, §5.7) ---------------------------------------------------------------------------
@@ -242,7 +262,7 @@ class TensorList {
   }
 }
 
-function llamaTensors(c: ModelConfig, choice: ArchChoice, list: TensorList): void {
+function decoderTensors(c: ModelConfig, choice: ArchChoice, list: TensorList): void {
   const H = c.hidden_size;
   const hd = c.head_dim;
   const nh = c.num_attention_heads;
@@ -280,6 +300,16 @@ function llamaTensors(c: ModelConfig, choice: ArchChoice, list: TensorList): voi
         const parts = Array.from({ length: E }, (_, e) => list.take(`${p}.mlp.experts.${e}.${proj}.weight`, shape));
         list.add(`${b}.ffn_${gguf}_exps.weight`, { shape: [E, ...shape], values: () => stack(parts) });
       }
+      const S = choice.arch.zeroSharedExpert;
+      if (S > 0) {
+        // qwen2moe adds sigmoid(x·g)·FFN_shexp(x) (§5.9); zero FFN weights make that exactly 0. The gate
+        // g is 1, not 0: llama.cpp computes the sigmoid as silu(z)/z, which is 0/0 at z = 0 (with g = 1,
+        // z = Σ x_i is exactly 0 only by accident).
+        list.add(`${b}.ffn_gate_inp_shexp.weight`, { shape: [H], values: () => new Float32Array(H).fill(1) });
+        list.add(`${b}.ffn_gate_shexp.weight`, { shape: [S, H], values: () => new Float32Array(S * H) });
+        list.add(`${b}.ffn_up_shexp.weight`, { shape: [S, H], values: () => new Float32Array(S * H) });
+        list.add(`${b}.ffn_down_shexp.weight`, { shape: [H, S], values: () => new Float32Array(H * S) });
+      }
       continue;
     }
     // A dense layer in an MoE llama: a zero router (uniform probabilities, weights renormalising to 1)
@@ -299,25 +329,28 @@ function llamaTensors(c: ModelConfig, choice: ArchChoice, list: TensorList): voi
 }
 
 /** The {arch}.* hyperparameter keys (§5.6), with the exact types llama.cpp checks. */
-function archMetadata(c: ModelConfig, choice: ArchChoice): [string, GgufValue][] {
+function archMetadata(c: ModelConfig, choice: ArchChoice): Map<string, GgufValue> {
   const a = choice.arch.name;
-  const keys: [string, GgufValue][] = [
+  const keys = new Map<string, GgufValue>([
     [`${a}.vocab_size`, gv.u32(c.vocab_size)],
     [`${a}.context_length`, gv.u32(c.max_position_embeddings)],
     [`${a}.embedding_length`, gv.u32(c.hidden_size)],
     [`${a}.block_count`, gv.u32(c.num_hidden_layers)],
-    // llama's feed_forward_length is the expert width in an MoE model (§5.6)
-    [`${a}.feed_forward_length`, gv.u32(choice.moe ? choice.moe.width : c.intermediate_size)],
+    [`${a}.feed_forward_length`, gv.u32(c.intermediate_size)],
     [`${a}.attention.head_count`, gv.u32(c.num_attention_heads)],
     [`${a}.attention.head_count_kv`, gv.u32(c.num_key_value_heads)],
     [`${a}.attention.layer_norm_rms_epsilon`, gv.f32(c.rms_norm_eps)],
     [`${a}.rope.dimension_count`, gv.u32(c.head_dim)],
     [`${a}.rope.freq_base`, gv.f32(c.rope_theta)],
-  ];
+  ]);
   if (c.head_dim * c.num_attention_heads !== c.hidden_size) {
-    keys.push([`${a}.attention.key_length`, gv.u32(c.head_dim)], [`${a}.attention.value_length`, gv.u32(c.head_dim)]);
+    keys.set(`${a}.attention.key_length`, gv.u32(c.head_dim)).set(`${a}.attention.value_length`, gv.u32(c.head_dim));
   }
-  if (choice.moe) keys.push([`${a}.expert_count`, gv.u32(choice.moe.experts)], [`${a}.expert_used_count`, gv.u32(choice.moe.k)]);
+  if (choice.moe) {
+    keys.set(`${a}.expert_count`, gv.u32(choice.moe.experts)).set(`${a}.expert_used_count`, gv.u32(choice.moe.k));
+    keys.set(`${a}.${choice.arch.expertWidthKey}`, gv.u32(choice.moe.width)); // llama: replaces feed_forward_length
+  }
+  if (choice.arch.zeroSharedExpert > 0) keys.set(`${a}.expert_shared_feed_forward_length`, gv.u32(choice.arch.zeroSharedExpert));
   return keys;
 }
 
@@ -331,7 +364,7 @@ export function planGguf(config: ModelConfig, params: ReadonlyMap<string, Source
   if (!dtype) throw new GgufError('Unexportable', `${source}: unknown dtype ${JSON.stringify(opts.dtype)} (${GGUF_DTYPES.join(', ')})`);
   const choice = chooseArch(config, opts, source);
   const list = new TensorList(params, dtype.type, source);
-  llamaTensors(config, choice, list);
+  decoderTensors(config, choice, list);
   // W_noise of noisy top-k only scales training noise (§3); nothing else may be left over.
   list.checkAllUsed((name) => /\.mlp\.gate_noise\.weight$/.test(name));
 

@@ -1,7 +1,8 @@
 // moekit model → GGUF (interop.md §5): the §5.5 permutation example, the metadata keys with the exact
 // types of §5.6 and the tokenizer keys of §5.8, tensor names / ne order / types of §5.3-§5.4-§5.7
 // (stacked experts, a dense layer copied into every expert, F32 norms and router, the Q8_0 → F16
-// fallback), every router llama.cpp cannot reproduce refused with its reason, and the convert command.
+// fallback), raw top-k as qwen2moe, every router llama.cpp cannot reproduce refused with its reason,
+// and the convert command.
 // That llama.cpp computes the same function from these files is gguf_llamacpp.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -179,8 +180,9 @@ test('routers llama.cpp cannot reproduce are refused with the router and the rea
   const NONE = /no approximate export exists/;
   refused(() => plan(moe({ type: 'top_p', top_p: 0.4 })), /router "top_p" has no exact llama.cpp equivalent: Top-P \(p = 0.4\) picks a variable number of experts/, APPROX);
   refused(() => plan(moe({ type: 'dense_to_sparse' })), /router "dense_to_sparse".*variable number per token/, APPROX);
-  refused(() => plan(moe({ type: 'top_k', k: 2, renormalize: false })), /router "top_k".*raw softmax probabilities.*qwen2moe with a zero shared expert/, APPROX);
-  refused(() => plan(moe({ type: 'switch' })), /router "switch".*raw probability p/, APPROX);
+  refused(() => plan(moe({ type: 'top_k', k: 2, renormalize: false }, { expert_frequency: 2 })),
+    /dense layers inside an MoE with raw top-k weights \(router "top_k"\) have no llama.cpp form/);
+  refused(() => plan(moe({ type: 'switch', eval_capacity_factor: 2 })), /router "switch".*eval_capacity_factor 2 drops tokens/, APPROX);
   refused(() => plan(moe({ type: 'top_k', k: 2, eval_capacity_factor: 1.25 })), /eval_capacity_factor 1.25 drops tokens/, APPROX);
   refused(() => plan(moe({ type: 'hash' })), /router "hash".*by token id/, NONE);
   refused(() => plan(moe({ type: 'base' })), /router "base".*balanced assignment/, NONE);
@@ -192,6 +194,23 @@ test('routers llama.cpp cannot reproduce are refused with the router and the rea
   refused(() => plan(moe({ type: 'top_k', k: 1 }, { moe_intermediate_size: 16, expert_frequency: 2 })), /dense layers \(intermediate_size 48\) are wider than the experts \(moe_intermediate_size 16\)/);
 });
 
+test('raw top-k weights → qwen2moe: NEOX RoPE (no permutation), a zero shared expert, output.weight even when tied', () => {
+  const model = makeModel({ ...MOE_DIMS, expert_frequency: 1, router: { type: 'top_k', k: 2, renormalize: false }, tie_word_embeddings: true }, 8);
+  exported(model, { dtype: 'f32' }, (r) => {
+    assert.deepEqual(r.metadata.get('general.architecture'), { type: 'string', value: 'qwen2moe' });
+    for (const [key, value] of [['qwen2moe.expert_count', 4], ['qwen2moe.expert_used_count', 2], ['qwen2moe.expert_feed_forward_length', 32],
+      ['qwen2moe.expert_shared_feed_forward_length', 32], ['qwen2moe.feed_forward_length', 24], ['qwen2moe.block_count', 3]] as const) {
+      assert.deepEqual(r.metadata.get(key), { type: 'u32', value }, key);
+    }
+    assert.deepEqual(r.read('blk.0.attn_q.weight'), model.params.get('model.layers.0.self_attn.q_proj.weight')!.data, 'no Q/K permutation for NEOX');
+    assert.deepEqual(r.read('output.weight'), model.params.get('model.embed_tokens.weight')!.data, 'qwen2moe requires output.weight');
+    assert.deepEqual(r.info('blk.2.ffn_gate_inp_shexp.weight').ne, [48]);
+    assert.deepEqual(r.info('blk.2.ffn_down_shexp.weight').ne, [32, 48]);
+    assert.ok(r.read('blk.2.ffn_up_shexp.weight').every((x) => x === 0), 'the shared expert adds 0');
+    assert.ok(r.read('blk.2.ffn_gate_inp_shexp.weight').every((x) => x === 1), 'its gate is nonzero (silu(z)/z is NaN at 0)');
+  });
+});
+
 test('--approximate: a Top-P model becomes llama top-k with a warning, marked inexact', () => {
   const p = plan({ num_experts: 4, moe_intermediate_size: 48, router: { type: 'top_p', top_p: 0.4, max_k: 3 } }, { approximate: true });
   assert.equal(p.exact, false);
@@ -199,9 +218,10 @@ test('--approximate: a Top-P model becomes llama top-k with a warning, marked in
   assert.match(p.warnings[0], /approximate export: router "top_p".*softmax → top-3 → renormalise/);
   assert.deepEqual(p.metadata.get('llama.expert_used_count'), { type: 'u32', value: 3 });
   assert.deepEqual(p.metadata.get('moekit.exact'), { type: 'bool', value: false });
-  const k1 = plan({ num_experts: 4, moe_intermediate_size: 48, router: { type: 'switch' } }, { approximate: true, approximateK: 2 });
-  assert.deepEqual(k1.metadata.get('llama.expert_used_count'), { type: 'u32', value: 2 });
-  refused(() => plan({ num_experts: 4, moe_intermediate_size: 48, router: { type: 'switch' } }, { approximate: true, approximateK: 5 }), /k = 5 must be in \[1, 4\]/);
+  const capped = plan({ num_experts: 4, moe_intermediate_size: 48, router: { type: 'top_k', k: 1, eval_capacity_factor: 1 } }, { approximate: true, approximateK: 2 });
+  assert.equal(capped.arch, 'llama');
+  assert.deepEqual(capped.metadata.get('llama.expert_used_count'), { type: 'u32', value: 2 });
+  refused(() => plan({ num_experts: 4, moe_intermediate_size: 48, router: { type: 'top_p', top_p: 0.5 } }, { approximate: true, approximateK: 5 }), /k = 5 must be in \[1, 4\]/);
 });
 
 test('tokenizers: a pre-tokenizer llama.cpp has no label for is refused; a larger vocab is padded with UNUSED ids', () => {

@@ -130,8 +130,10 @@ const MOE = { num_experts: 4, moe_intermediate_size: 64, router: { type: 'top_k'
  * moekit's choice wherever moekit's top-2 gap exceeds 2 × tol. (An MoE under q8_0 is left out: there the
  * rounded activations flip a near-tied router choice now and then, which moves the logits by several units.)
  */
-const CASES: { label: string; extra: Record<string, unknown>; dtype: GgufDtype; tol: number }[] = [
+const CASES: { label: string; extra: Record<string, unknown>; dtype: GgufDtype; tol: number; arch?: string }[] = [
   { label: 'dense llama, f32', extra: {}, dtype: 'f32', tol: 1e-3 },
+  { label: 'raw-weight top-2 MoE (Qwen/OLMoE style) as qwen2moe, f32', extra: { ...MOE, router: { type: 'top_k', k: 2, renormalize: false } }, dtype: 'f32', tol: 1e-3, arch: 'qwen2moe' },
+  { label: 'Switch top-1 MoE as qwen2moe, f16', extra: { ...MOE, router: { type: 'switch' }, tie_word_embeddings: true }, dtype: 'f16', tol: 0.2, arch: 'qwen2moe' },
   { label: 'Mixtral-shaped top-2 MoE, f32', extra: MOE, dtype: 'f32', tol: 1e-3 },
   { label: 'noisy top-2 MoE (noise weight dropped), f32', extra: { ...MOE, router: { type: 'noisy_top_k', k: 2 } }, dtype: 'f32', tol: 1e-3 },
   { label: 'GShard top-2 MoE, f32', extra: { ...MOE, router: { type: 'gshard' } }, dtype: 'f32', tol: 1e-3 },
@@ -149,7 +151,7 @@ for (const c of CASES) {
     try {
       const out = join(dir, 'model.gguf');
       const result = exportGguf(dir, out, { dtype: c.dtype });
-      assert.deepEqual([result.arch, result.exact, result.warnings], ['llama', true, []]);
+      assert.deepEqual([result.arch, result.exact, result.warnings], [c.arch ?? 'llama', true, []]);
 
       const theirs = await llamaGreedy(out, prompt, GENERATE, model.config.vocab_size, exact ? undefined : ours.tokens);
       assert.deepEqual(theirs.promptTokens, prompt, 'llama.cpp tokenizes the prompt as moekit does');
