@@ -55,8 +55,9 @@ export interface SourceTensor {
 export interface GgufExportOptions {
   dtype?: GgufDtype;
   /**
-   * Export routers llama.cpp cannot reproduce (raw-weight, Top-P, variable-k, token-dropping capacity) as
-   * llama's renormalised top-k anyway; outputs then differ from moekit's. Each difference is a warning.
+   * Export routers llama.cpp cannot reproduce (Top-P and other variable-k routers, token-dropping eval
+   * capacity) as llama's renormalised top-k anyway; outputs then differ from moekit's. Each difference is
+   * a warning.
    */
   approximate?: boolean;
   /** Experts per token of an approximate export (default: the router's k; Top-P: max_k, else 2). */
