@@ -1,10 +1,11 @@
 // GGUF export against a real peer: llama.cpp (through node-llama-cpp's prebuilt CPU binaries) loads the
 // exported file, tokenizes with the embedded tokenizer, and decodes greedily. Its tokens must equal
 // moekit's (a no-cache argmax loop over DecoderLM.forward) and its logits must match moekit's closely.
-// Models: dense llama; Mixtral-shaped top-2 MoE (also under noisy top-k and GShard routers, whose
-// inference routing is the same); an MoE with a dense middle layer (copied into every expert, §5.9,
-// zero-padded to the expert width) and tied embeddings; dtypes f32, f16, bf16, q8_0. Flash attention is
-// off and the KV cache f32, so that f32 files agree with moekit to ~1e-5.
+// Models: dense llama (also with head_dim ≠ hidden/heads); Mixtral-shaped top-2 MoE (also under noisy
+// top-k and GShard routers, whose inference routing is the same); an MoE with a dense middle layer
+// (copied into every expert, §5.9, zero-padded to the expert width) and tied embeddings; raw-weight
+// top-2 and Switch as qwen2moe; dtypes f32, f16, bf16, q8_0. Flash attention is off and the KV cache
+// f32, so that f32 files agree with moekit to ~1e-5.
 // node-llama-cpp failing to load is a test failure, never a skip.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -132,6 +133,7 @@ const MOE = { num_experts: 4, moe_intermediate_size: 64, router: { type: 'top_k'
  */
 const CASES: { label: string; extra: Record<string, unknown>; dtype: GgufDtype; tol: number; arch?: string }[] = [
   { label: 'dense llama, f32', extra: {}, dtype: 'f32', tol: 1e-3 },
+  { label: 'dense llama with head_dim 24 ≠ hidden/heads, f32', extra: { head_dim: 24 }, dtype: 'f32', tol: 1e-3 },
   { label: 'raw-weight top-2 MoE (Qwen/OLMoE style) as qwen2moe, f32', extra: { ...MOE, router: { type: 'top_k', k: 2, renormalize: false } }, dtype: 'f32', tol: 1e-3, arch: 'qwen2moe' },
   { label: 'Switch top-1 MoE as qwen2moe, f16', extra: { ...MOE, router: { type: 'switch' }, tie_word_embeddings: true }, dtype: 'f16', tol: 0.2, arch: 'qwen2moe' },
   { label: 'Mixtral-shaped top-2 MoE, f32', extra: MOE, dtype: 'f32', tol: 1e-3 },
