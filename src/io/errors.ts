@@ -22,6 +22,19 @@ export class SafetensorsError extends MoekitError {
   }
 }
 
+/** Why a PyTorch `.bin` checkpoint (zip + pickle, interop.md §2) or its shard index (§1.5) was refused. */
+export type PytorchBinErrorCode =
+  | 'Io' | 'NotCheckpoint' | 'InvalidZip' | 'UnsupportedZip' | 'InvalidPickle' | 'UnsupportedOpcode' | 'ForbiddenGlobal'
+  | 'InvalidTensor' | 'UnsupportedDtype' | 'UnsupportedByteorder' | 'InvalidIndex';
+
+export class PytorchBinError extends MoekitError {
+  readonly code: PytorchBinErrorCode;
+  constructor(code: PytorchBinErrorCode, message: string, hint?: string) {
+    super(message, hint);
+    this.code = code;
+  }
+}
+
 /** Why a GGUF file (interop.md §5) was refused on reading, or could not be written or exported. */
 export type GgufErrorCode =
   | 'BadMagic' | 'BadVersion' | 'Truncated' | 'TooLarge' | 'EmptyKey' | 'DuplicateKey' | 'BadValueType'
@@ -36,3 +49,6 @@ export class GgufError extends MoekitError {
     this.code = code;
   }
 }
+
+/** A model directory that cannot become a model: missing files, tensors that do not fit the config. */
+export class ModelLoadError extends MoekitError {}

@@ -9,7 +9,7 @@
 // deepseek are further rows.
 import { basename, resolve } from 'node:path';
 import { expertsPerLayer, moeLayerIndices, type ModelConfig } from '../models/config.js';
-import { loadModel } from '../models/load.js';
+import { loadModel } from './load.js';
 import type { RouterConfig } from '../moe/index.js';
 import { Tokenizer } from '../data/index.js';
 import { GgufError } from './errors.js';

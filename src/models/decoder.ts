@@ -6,12 +6,12 @@
 // The FFN slot is a seam: `ffn(builder, layer, config)` decides what sits there (dense SwiGLU here;
 // MoE layers plug in through the same factory).
 import { add, crossEntropy, ropeTables, linear, type CrossEntropyResult, type RopeTables } from '../ops/index.js';
-import { Rng, ShapeError, type Tensor } from '../tensor/index.js';
+import { ConfigError, Rng, ShapeError, type Tensor } from '../tensor/index.js';
 import {
   Embedding, Linear, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP, type FeedForward, type FfnContext,
   type LayerReport, type ParamMap, type TokenLayout,
 } from '../nn/index.js';
-import { MoELayer, applyPooledAux } from '../moe/index.js';
+import { MoELayer, applyPooledAux, parseRouterConfig, type RouterConfig } from '../moe/index.js';
 import { expertsPerLayer, type ModelConfig } from './config.js';
 
 export type FfnFactory = (b: ParamBuilder, layer: number, config: ModelConfig, routingRng: Rng) => FeedForward;
@@ -27,6 +27,7 @@ export const defaultFfn: FfnFactory = (b, layer, c, routingRng) => {
       auxScale: c.moe.router_aux_loss_reduction === 'mean' ? 1 / moeLayers : 1,
       pooledAux: c.moe.router_aux_loss_reduction === 'pooled',
       residual: c.moe.residual, residualWidth: c.intermediate_size, expertDropout: c.moe.expert_dropout,
+      sharedWidth: c.moe.shared_expert_intermediate_size, sharedGate: c.moe.shared_expert_gate,
     });
   }
   const mlp = new SwiGLUMLP(b, c.hidden_size, c.intermediate_size, c.initializer_range);
@@ -54,9 +55,12 @@ class DecoderBlock {
 
   constructor(b: ParamBuilder, readonly layer: number, c: ModelConfig, ffn: FfnFactory, routingRng: Rng) {
     this.inputNorm = new RMSNorm(b.pp('input_layernorm'), c.hidden_size, c.rms_norm_eps);
+    if (c.mla) throw new ConfigError('multi-head latent attention (mla) is not available in this build');
     this.attn = new SelfAttention(b.pp('self_attn'), {
       hidden: c.hidden_size, heads: c.num_attention_heads, kvHeads: c.num_key_value_heads, headDim: c.head_dim,
-    }, c.initializer_range);
+    }, c.initializer_range, {
+      qkvBias: c.attention_bias || c.qkv_bias, outBias: c.attention_bias, qkNorm: c.qk_norm, eps: c.rms_norm_eps,
+    });
     this.postAttnNorm = new RMSNorm(b.pp('post_attention_layernorm'), c.hidden_size, c.rms_norm_eps);
     this.ffn = ffn(b.pp('mlp'), layer, c, routingRng);
   }
@@ -72,6 +76,8 @@ const EVAL: ForwardOptions = { training: false, step: 0 };
 export interface DecoderOptions {
   seed: number;
   ffn?: FfnFactory;
+  /** false: leave the parameters zero because a checkpoint will fill them (default true). */
+  initialize?: boolean;
 }
 
 export class DecoderLM {
@@ -85,7 +91,7 @@ export class DecoderLM {
   readonly routingRng: Rng;
 
   constructor(readonly config: ModelConfig, opts: DecoderOptions) {
-    const root = new ParamBuilder(this.params, new Rng(opts.seed));
+    const root = new ParamBuilder(this.params, opts.initialize === false ? null : new Rng(opts.seed));
     this.routingRng = new Rng(opts.seed ^ 0x5eed);
     const model = root.pp('model');
     const c = config;
@@ -126,6 +132,27 @@ export class DecoderLM {
     const reports: LayerReport[] = [];
     const ce = crossEntropy(this.forward(inputs, batch, seq, run, reports), targets);
     return { ...ce, reports, auxTotal: reports.reduce((s, r) => s + r.auxTotal, 0) };
+  }
+
+  /**
+   * Route every MoE layer with `router` (a router config object, validated against each layer's expert
+   * count), keeping the parameters; returns the router configs it replaced, for `restoreRouters`.
+   */
+  setRouter(router: unknown): RouterConfig[] {
+    const moe = this.config.moe;
+    const layers = this.moeLayers();
+    if (!moe || layers.length === 0) throw new ConfigError('a router override needs an MoE model; this model is dense (no MoE layers)', 'drop --router');
+    const configs = layers.map((l) => parseRouterConfig(router, l.opts.numExperts, `router override (layer ${l.layer})`));
+    const previous = layers.map((l) => l.opts.router);
+    layers.forEach((l, i) => l.setRouter(configs[i]));
+    moe.router = configs[0];
+    return previous;
+  }
+
+  /** Undo setRouter with the configs it returned. */
+  restoreRouters(previous: readonly RouterConfig[]): void {
+    this.moeLayers().forEach((l, i) => l.setRouter(previous[i]));
+    this.config.moe!.router = previous[0];
   }
 
   /** The MoE layers, in depth order. */

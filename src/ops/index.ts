@@ -10,3 +10,4 @@ export { gatherRows, groupedLinear, combineRows, customLeaf } from './moe.js';
 export { addBias } from './bias.js';
 export { scaleBy, dropoutFactors } from './scale.js';
 export { softCrossEntropy } from './soft_cross_entropy.js';
+export { sigmoidGate } from './gate.js';
