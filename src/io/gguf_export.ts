@@ -5,8 +5,8 @@
 // Architectures are rows of ARCHS (name, RoPE style §5.5, whether output.weight is required §5.7, how
 // the router weights its top-k §5.9) plus a rule in routingFor; the tensor names of §5.7 are shared.
 // Today: `llama` (dense, and renormalised top-k MoE with every layer's FFN stacked as experts) and
-// `qwen2moe` (raw top-k weights, with a shared expert that contributes zero). qwen3moe, olmoe and
-// deepseek are further rows.
+// `qwen2moe` (raw top-k weights, with the model's gated shared expert or one that contributes zero).
+// qwen3moe (per-head q/k norm), olmoe (full q/k norm), deepseek and deepseek2 (MLA) are further rows.
 import { basename, resolve } from 'node:path';
 import { expertsPerLayer, moeLayerIndices, type ModelConfig } from '../models/config.js';
 import { loadModel } from './load.js';
@@ -35,15 +35,18 @@ interface GgufArch {
   /** Where the expert width goes (§5.6): llama reuses feed_forward_length, qwen2moe has its own key. */
   expertWidthKey: 'feed_forward_length' | 'expert_feed_forward_length';
   /**
-   * Width of the always-on shared expert llama.cpp requires (qwen2moe), written with zero weights so it
-   * adds nothing; 0 = none.
+   * The always-on shared expert (§5.9): `none` (llama has none), or `gated` (qwen2moe requires one and
+   * adds sigmoid(x·g)·FFN_shexp(x); a model without one gets a placeholder of zero weights).
    */
-  zeroSharedExpert: number;
+  sharedExpert: 'none' | 'gated';
 }
 
+/** Width of the zero shared expert written where the architecture requires one and the model has none. */
+const ZERO_SHARED_WIDTH = 32;
+
 const ARCHS = {
-  llama: { name: 'llama', rope: 'norm', outputRequired: false, weights: 'renormalised', expertWidthKey: 'feed_forward_length', zeroSharedExpert: 0 },
-  qwen2moe: { name: 'qwen2moe', rope: 'neox', outputRequired: true, weights: 'raw', expertWidthKey: 'expert_feed_forward_length', zeroSharedExpert: 32 },
+  llama: { name: 'llama', rope: 'norm', outputRequired: false, weights: 'renormalised', expertWidthKey: 'feed_forward_length', sharedExpert: 'none' },
+  qwen2moe: { name: 'qwen2moe', rope: 'neox', outputRequired: true, weights: 'raw', expertWidthKey: 'expert_feed_forward_length', sharedExpert: 'gated' },
 } as const satisfies Record<string, GgufArch>;
 
 /** A named tensor in PyTorch layout (row-major, shape as HF writes it). */
@@ -118,7 +121,8 @@ export function routingFor(router: RouterConfig): Routing {
 interface ArchChoice {
   arch: GgufArch;
   /** null for a dense model. */
-  moe: { experts: number; k: number; width: number; moeLayers: number[] } | null;
+  /** `sharedWidth`: the model's shared expert (0 = none; a `gated` arch then gets a zero placeholder). */
+  moe: { experts: number; k: number; width: number; moeLayers: number[]; sharedWidth: number } | null;
   exact: boolean;
   warnings: string[];
 }
@@ -129,6 +133,10 @@ function unexportable(source: string, what: string, hint?: string): GgufError {
 
 /** Picks the architecture and the MoE hyperparameters llama.cpp will use, refusing what it cannot express. */
 function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): ArchChoice {
+  if (c.mla) throw unexportable(source, 'multi-head latent attention (mla) needs the deepseek2 architecture, which the exporter does not write yet');
+  if (c.qk_norm !== 'none') {
+    throw unexportable(source, `qk_norm "${c.qk_norm}" needs the ${c.qk_norm === 'full' ? 'olmoe' : 'qwen3moe'} architecture, which the exporter does not write yet`);
+  }
   const m = c.moe;
   if (!m) return { arch: ARCHS.llama, moe: null, exact: true, warnings: [] };
   if (m.residual) {
@@ -170,7 +178,12 @@ function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): Ar
         + `(moe_intermediate_size ${m.moe_intermediate_size}); llama stores them as experts, which cannot hold them`);
     }
   }
-  return { arch, moe: { experts, k, width: m.moe_intermediate_size, moeLayers }, exact: warnings.length === 0, warnings };
+  const sharedWidth = m.shared_expert_intermediate_size;
+  if (sharedWidth > 0 && !(arch.sharedExpert === 'gated' && m.shared_expert_gate)) {
+    throw unexportable(source, `a${m.shared_expert_gate ? ' gated' : 'n ungated'} shared expert beside ${arch.weights} top-k weights has no llama.cpp form the exporter writes `
+      + `(qwen2moe: raw weights + gated shared expert; deepseek: ungated, not implemented yet)`);
+  }
+  return { arch, moe: { experts, k, width: m.moe_intermediate_size, moeLayers, sharedWidth }, exact: warnings.length === 0, warnings };
 }
 
 // ---- tensors (§5.4, §5.5, §5.7) ---------------------------------------------------------------------------
@@ -263,6 +276,29 @@ class TensorList {
   }
 }
 
+/**
+ * qwen2moe's shared expert, sigmoid(x·g)·FFN_shexp(x) (§5.9): the model's own (HF `shared_expert` and
+ * `shared_expert_gate` [1, H] → ne [H]) or, for a model without one, zero FFN weights that add exactly 0.
+ * The placeholder's gate g is 1, not 0: llama.cpp computes the sigmoid as silu(z)/z, which is 0/0 at
+ * z = 0 (with g = 1, z = Σ x_i is exactly 0 only by accident).
+ */
+function sharedExpertTensors(b: string, p: string, H: number, width: number, list: TensorList): void {
+  if (width === 0) {
+    const S = ZERO_SHARED_WIDTH;
+    list.add(`${b}.ffn_gate_inp_shexp.weight`, { shape: [H], values: () => new Float32Array(H).fill(1) });
+    list.add(`${b}.ffn_gate_shexp.weight`, { shape: [S, H], values: () => new Float32Array(S * H) });
+    list.add(`${b}.ffn_up_shexp.weight`, { shape: [S, H], values: () => new Float32Array(S * H) });
+    list.add(`${b}.ffn_down_shexp.weight`, { shape: [H, S], values: () => new Float32Array(H * S) });
+    return;
+  }
+  const gate = list.take(`${p}.mlp.shared_expert_gate.weight`, [1, H]);
+  list.add(`${b}.ffn_gate_inp_shexp.weight`, { shape: [H], values: () => gate });
+  for (const [proj, gguf, shape] of [['gate_proj', 'gate', [width, H]], ['up_proj', 'up', [width, H]], ['down_proj', 'down', [H, width]]] as const) {
+    const w = list.take(`${p}.mlp.shared_experts.${proj}.weight`, shape);
+    list.add(`${b}.ffn_${gguf}_shexp.weight`, { shape, values: () => w });
+  }
+}
+
 function decoderTensors(c: ModelConfig, choice: ArchChoice, list: TensorList): void {
   const H = c.hidden_size;
   const hd = c.head_dim;
@@ -282,9 +318,15 @@ function decoderTensors(c: ModelConfig, choice: ArchChoice, list: TensorList): v
     for (const [proj, gguf, heads] of [['q_proj', 'attn_q', nh], ['k_proj', 'attn_k', nkv]] as const) {
       const w = list.take(`${p}.self_attn.${proj}.weight`, [heads * hd, H]);
       list.add(`${b}.${gguf}.weight`, { shape: [heads * hd, H], values: () => (permute ? permuteRotateHalfRows(w, heads, hd, H) : w) });
+      if (c.attention_bias || c.qkv_bias) { // biases are permuted like the weight rows (§5.5)
+        const bias = list.take(`${p}.self_attn.${proj}.bias`, [heads * hd]);
+        list.add(`${b}.${gguf}.bias`, { shape: [heads * hd], values: () => (permute ? permuteRotateHalfRows(bias, heads, hd, 1) : bias) });
+      }
     }
     list.add(`${b}.attn_v.weight`, copy(`${p}.self_attn.v_proj.weight`, [nkv * hd, H]));
+    if (c.attention_bias || c.qkv_bias) list.add(`${b}.attn_v.bias`, copy(`${p}.self_attn.v_proj.bias`, [nkv * hd]));
     list.add(`${b}.attn_output.weight`, copy(`${p}.self_attn.o_proj.weight`, [H, nh * hd]));
+    if (c.attention_bias) list.add(`${b}.attn_output.bias`, copy(`${p}.self_attn.o_proj.bias`, [H]));
     list.add(`${b}.ffn_norm.weight`, copy(`${p}.post_attention_layernorm.weight`, [H]));
     const moe = choice.moe;
     const I = c.intermediate_size;
@@ -301,16 +343,7 @@ function decoderTensors(c: ModelConfig, choice: ArchChoice, list: TensorList): v
         const parts = Array.from({ length: E }, (_, e) => list.take(`${p}.mlp.experts.${e}.${proj}.weight`, shape));
         list.add(`${b}.ffn_${gguf}_exps.weight`, { shape: [E, ...shape], values: () => stack(parts) });
       }
-      const S = choice.arch.zeroSharedExpert;
-      if (S > 0) {
-        // qwen2moe adds sigmoid(x·g)·FFN_shexp(x) (§5.9); zero FFN weights make that exactly 0. The gate
-        // g is 1, not 0: llama.cpp computes the sigmoid as silu(z)/z, which is 0/0 at z = 0 (with g = 1,
-        // z = Σ x_i is exactly 0 only by accident).
-        list.add(`${b}.ffn_gate_inp_shexp.weight`, { shape: [H], values: () => new Float32Array(H).fill(1) });
-        list.add(`${b}.ffn_gate_shexp.weight`, { shape: [S, H], values: () => new Float32Array(S * H) });
-        list.add(`${b}.ffn_up_shexp.weight`, { shape: [S, H], values: () => new Float32Array(S * H) });
-        list.add(`${b}.ffn_down_shexp.weight`, { shape: [H, S], values: () => new Float32Array(H * S) });
-      }
+      if (choice.arch.sharedExpert === 'gated') sharedExpertTensors(b, p, H, moe.sharedWidth, list);
       continue;
     }
     // A dense layer in an MoE llama: a zero router (uniform probabilities, weights renormalising to 1)
@@ -351,7 +384,9 @@ function archMetadata(c: ModelConfig, choice: ArchChoice): Map<string, GgufValue
     keys.set(`${a}.expert_count`, gv.u32(choice.moe.experts)).set(`${a}.expert_used_count`, gv.u32(choice.moe.k));
     keys.set(`${a}.${choice.arch.expertWidthKey}`, gv.u32(choice.moe.width)); // llama: replaces feed_forward_length
   }
-  if (choice.arch.zeroSharedExpert > 0) keys.set(`${a}.expert_shared_feed_forward_length`, gv.u32(choice.arch.zeroSharedExpert));
+  if (choice.moe && choice.arch.sharedExpert === 'gated') {
+    keys.set(`${a}.expert_shared_feed_forward_length`, gv.u32(choice.moe.sharedWidth || ZERO_SHARED_WIDTH));
+  }
   return keys;
 }
 

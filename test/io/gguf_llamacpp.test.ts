@@ -4,7 +4,8 @@
 // Models: dense llama (also with head_dim ≠ hidden/heads); Mixtral-shaped top-2 MoE (also under noisy
 // top-k and GShard routers, whose inference routing is the same); an MoE with a dense middle layer
 // (copied into every expert, §5.9, zero-padded to the expert width) and tied embeddings; raw-weight
-// top-2 and Switch as qwen2moe; dtypes f32, f16, bf16, q8_0. Flash attention is off and the KV cache
+// top-2 and Switch as qwen2moe, also with a gated shared expert and q/k/v biases (Qwen2-MoE); attention
+// biases; dtypes f32, f16, bf16, q8_0. Flash attention is off and the KV cache
 // f32, so that f32 files agree with moekit to ~1e-5.
 // node-llama-cpp failing to load is a test failure, never a skip.
 import { test } from 'node:test';
@@ -135,6 +136,8 @@ const CASES: { label: string; extra: Record<string, unknown>; dtype: GgufDtype; 
   { label: 'dense llama, f32', extra: {}, dtype: 'f32', tol: 1e-3 },
   { label: 'dense llama with head_dim 24 ≠ hidden/heads, f32', extra: { head_dim: 24 }, dtype: 'f32', tol: 1e-3 },
   { label: 'raw-weight top-2 MoE (Qwen/OLMoE style) as qwen2moe, f32', extra: { ...MOE, router: { type: 'top_k', k: 2, renormalize: false } }, dtype: 'f32', tol: 1e-3, arch: 'qwen2moe' },
+  { label: 'Qwen2-MoE-shaped (raw top-2, gated shared expert, q/k/v biases) as qwen2moe, f32', extra: { ...MOE, router: { type: 'top_k', k: 2, renormalize: false }, shared_expert_intermediate_size: 40, shared_expert_gate: true, qkv_bias: true }, dtype: 'f32', tol: 1e-3, arch: 'qwen2moe' },
+  { label: 'dense llama with attention biases (q/k biases permuted), f32', extra: { attention_bias: true }, dtype: 'f32', tol: 1e-3 },
   { label: 'Switch top-1 MoE as qwen2moe, f16', extra: { ...MOE, router: { type: 'switch' }, tie_word_embeddings: true }, dtype: 'f16', tol: 0.2, arch: 'qwen2moe' },
   { label: 'Mixtral-shaped top-2 MoE, f32', extra: MOE, dtype: 'f32', tol: 1e-3 },
   { label: 'noisy top-2 MoE (noise weight dropped), f32', extra: { ...MOE, router: { type: 'noisy_top_k', k: 2 } }, dtype: 'f32', tol: 1e-3 },
