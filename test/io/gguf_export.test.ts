@@ -190,6 +190,15 @@ test('routers llama.cpp cannot reproduce are refused with the router and the rea
   refused(() => plan(moe({ type: 'deepseek', shared_experts: 1, k: 1 })), /router "deepseek".*deepseek architecture/, NONE);
   refused(() => plan(moe({ type: 'hash' }), { approximate: true }), /router "hash"/, NONE);
   refused(() => plan(moe({ type: 'top_k', k: 2 }, { residual: 'sum' })), /Residual-MoE/);
+  refused(() => plan(moe({ type: 'top_k', k: 2 }, { shared_expert_intermediate_size: 16, shared_expert_gate: true })),
+    /a gated shared expert beside renormalised top-k weights has no llama.cpp form/);
+  refused(() => plan(moe({ type: 'top_k', k: 2, renormalize: false }, { shared_expert_intermediate_size: 16 })),
+    /an ungated shared expert beside raw top-k weights.*deepseek: ungated, not implemented yet/);
+  refused(() => plan({ qk_norm: 'full' }), /qk_norm "full" needs the olmoe architecture/);
+  refused(() => plan({ qk_norm: 'per_head' }), /qk_norm "per_head" needs the qwen3moe architecture/);
+  const dense = makeModel({}, 5); // DecoderLM has no MLA in this build: the config alone is what planGguf reads first
+  const mla = { q_lora_rank: null, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 8, rope_interleave: false };
+  refused(() => planGguf({ ...dense.config, mla }, dense.params, tokenizer, {}, 'run/dir'), /multi-head latent attention \(mla\) needs the deepseek2 architecture/);
   refused(() => plan(moe({ type: 'top_k', k: 1 }, { num_experts: [2, 4], moe_layers: [0, 2] })), /different expert counts \(2, 4\)/);
   refused(() => plan(moe({ type: 'top_k', k: 1 }, { moe_intermediate_size: 16, expert_frequency: 2 })), /dense layers \(intermediate_size 48\) are wider than the experts \(moe_intermediate_size 16\)/);
 });
@@ -208,6 +217,26 @@ test('raw top-k weights → qwen2moe: NEOX RoPE (no permutation), a zero shared 
     assert.deepEqual(r.info('blk.2.ffn_down_shexp.weight').ne, [32, 48]);
     assert.ok(r.read('blk.2.ffn_up_shexp.weight').every((x) => x === 0), 'the shared expert adds 0');
     assert.ok(r.read('blk.2.ffn_gate_inp_shexp.weight').every((x) => x === 1), 'its gate is nonzero (silu(z)/z is NaN at 0)');
+  });
+});
+
+test('Qwen2-MoE shape → qwen2moe with its own gated shared expert and q/k/v biases (unpermuted: NEOX)', () => {
+  const model = makeModel({ ...MOE_DIMS, expert_frequency: 1, router: { type: 'top_k', k: 2, renormalize: false },
+    shared_expert_intermediate_size: 40, shared_expert_gate: true, qkv_bias: true }, 9);
+  const P = (n: string) => model.params.get(n)!.data;
+  exported(model, { dtype: 'f32' }, (r) => {
+    assert.deepEqual(r.metadata.get('qwen2moe.expert_shared_feed_forward_length'), { type: 'u32', value: 40 });
+    assert.deepEqual(r.read('blk.1.ffn_gate_inp_shexp.weight'), P('model.layers.1.mlp.shared_expert_gate.weight'));
+    assert.deepEqual(r.info('blk.1.ffn_gate_inp_shexp.weight').ne, [48]);
+    assert.deepEqual(r.read('blk.1.ffn_down_shexp.weight'), P('model.layers.1.mlp.shared_experts.down_proj.weight'));
+    assert.deepEqual(r.info('blk.1.ffn_down_shexp.weight').ne, [40, 48]);
+    assert.deepEqual(r.read('blk.0.attn_q.bias'), P('model.layers.0.self_attn.q_proj.bias'));
+    assert.deepEqual(r.info('blk.0.attn_k.bias').ne, [24]);
+    assert.ok(!r.tensors.some((t) => t.name.endsWith('attn_output.bias')), 'qkv_bias: no o_proj bias');
+  });
+  exported(makeModel({ attention_bias: true }, 10), { dtype: 'f16' }, (r) => {
+    assert.equal(r.info('blk.0.attn_q.bias').type, 'F32', '1-D tensors stay F32');
+    assert.deepEqual(r.info('blk.0.attn_output.bias').ne, [64]);
   });
 });
 
