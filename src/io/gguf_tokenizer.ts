@@ -55,6 +55,11 @@ export function tokenizerMetadata(tokenizer: Tokenizer, vocabSize: number, ids: 
   const options = tokenizer.model.options;
   if (options.ignoreMerges) throw unexportable(source, 'model.ignore_merges = true has no llama.cpp equivalent with the gpt-2 pre-tokenizer');
   if (options.unkToken) throw unexportable(source, `model.unk_token ${JSON.stringify(options.unkToken)}: byte-level BPE in llama.cpp has no unknown token`);
+  if (options.byteFallback) throw unexportable(source, 'model.byte_fallback = true is SentencePiece-style BPE (llama.cpp\'s `llama` vocabulary), which the exporter does not write yet');
+  if (tokenizer.normalizer) {
+    throw unexportable(source, `normalizer ${JSON.stringify(tokenizer.normalizer.toJSON().type)}: llama.cpp's gpt2 vocabulary normalizes nothing`);
+  }
+  const wrap = specialsAdded(tokenizer, source);
 
   const tokens: string[] = [];
   const types: number[] = [];
@@ -70,8 +75,8 @@ export function tokenizerMetadata(tokenizer: Tokenizer, vocabSize: number, ids: 
     return `${a} ${b}`;
   });
   const eot = tokenizer.added.idOf(END_OF_TEXT) ?? null;
-  const bos = ids.bos ?? eot;
-  const eos = ids.eos ?? eot;
+  const bos = wrap.bos ?? ids.bos ?? eot;
+  const eos = wrap.eos ?? ids.eos ?? eot;
   for (const [name, id] of [['bos_token_id', bos], ['eos_token_id', eos]] as const) {
     if (id !== null && id >= vocabSize) throw unexportable(source, `${name} ${id} is outside the vocabulary (${vocabSize} ids)`);
   }
@@ -83,8 +88,25 @@ export function tokenizerMetadata(tokenizer: Tokenizer, vocabSize: number, ids: 
     ['tokenizer.ggml.merges', gv.strings(merges)],
     ...(bos === null ? [] : [['tokenizer.ggml.bos_token_id', gv.u32(bos)] as [string, GgufValue]]),
     ...(eos === null ? [] : [['tokenizer.ggml.eos_token_id', gv.u32(eos)] as [string, GgufValue]]),
-    // moekit's post-processor (ByteLevel) adds no BOS/EOS: llama.cpp must not add them either.
-    ['tokenizer.ggml.add_bos_token', gv.bool(false)],
-    ['tokenizer.ggml.add_eos_token', gv.bool(false)],
+    // llama.cpp adds BOS/EOS exactly when the tokenizer's post-processor does
+    ['tokenizer.ggml.add_bos_token', gv.bool(wrap.bos !== null)],
+    ['tokenizer.ggml.add_eos_token', gv.bool(wrap.eos !== null)],
   ];
+}
+
+/**
+ * What the post-processor wraps a sequence with, found by encoding a probe with and without it: at most
+ * one token in front (llama.cpp's add_bos) and one behind (add_eos). Anything else (two tokens, a pair
+ * template's separators inside) has no llama.cpp key.
+ */
+function specialsAdded(tokenizer: Tokenizer, source: string): { bos: number | null; eos: number | null } {
+  const plain = tokenizer.encode('a', { addSpecial: false });
+  const full = tokenizer.encode('a');
+  const at = full.findIndex((_, i) => plain.every((id, j) => full[i + j] === id));
+  const before = at < 0 ? full : full.slice(0, at);
+  const after = at < 0 ? [] : full.slice(at + plain.length);
+  if (at < 0 || before.length > 1 || after.length > 1) {
+    throw unexportable(source, `the post-processor turns ${JSON.stringify(plain)} into ${JSON.stringify(full)}; llama.cpp can only add one BOS and one EOS token`);
+  }
+  return { bos: before[0] ?? null, eos: after[0] ?? null };
 }

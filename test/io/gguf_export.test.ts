@@ -253,7 +253,7 @@ test('--approximate: a Top-P model becomes llama top-k with a warning, marked in
   refused(() => plan({ num_experts: 4, moe_intermediate_size: 48, router: { type: 'top_p', top_p: 0.5 } }, { approximate: true, approximateK: 5 }), /k = 5 must be in \[1, 4\]/);
 });
 
-test('tokenizers: a pre-tokenizer llama.cpp has no label for is refused; a larger vocab is padded with UNUSED ids', () => {
+test('tokenizers: pre-tokenizer without a llama.cpp label, normalizers, extra specials refused; vocab padding; add_bos/add_eos from the post-processor', () => {
   const prefixed = Tokenizer.fromJSON({ ...tokenizer.toJSON(), pre_tokenizer: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true } });
   refused(() => plan({}, {}, prefixed), /pre_tokenizer .*"add_prefix_space":true.* has no llama.cpp equivalent/, /gpt-2/);
   refused(() => plan({ vocab_size: V - 1 }), new RegExp(`the tokenizer has ${V} ids but the model's vocab_size is ${V - 1}`));
@@ -263,6 +263,25 @@ test('tokenizers: a pre-tokenizer llama.cpp has no label for is refused; a large
   assert.ok(tokens.type === 'array' && types.type === 'array');
   assert.deepEqual(tokens.values.slice(V), Array.from({ length: 10 }, (_, i) => `[PAD${V + i}]`));
   assert.deepEqual(types.values.slice(V - 1), [3, ...new Array(10).fill(5)]); // <|endoftext|> is the last real id
+
+  const withJson = (patch: Record<string, unknown>) => Tokenizer.fromJSON({ ...tokenizer.toJSON(), ...patch });
+  refused(() => plan({}, {}, withJson({ normalizer: { type: 'NFC' } })), /normalizer "NFC": llama.cpp's gpt2 vocabulary normalizes nothing/);
+  refused(() => plan({}, {}, withJson({ model: { ...tokenizer.toJSON().model as object, byte_fallback: true } })), /byte_fallback = true is SentencePiece-style/);
+  const eot = tokenizer.specialId('<|endoftext|>');
+  const template = (single: unknown[]) => withJson({ post_processor: {
+    type: 'TemplateProcessing', single, pair: single,
+    special_tokens: { '<|endoftext|>': { id: '<|endoftext|>', ids: [eot], tokens: ['<|endoftext|>'] } },
+  } });
+  const EOT = { SpecialToken: { id: '<|endoftext|>', type_id: 0 } };
+  const A = { Sequence: { id: 'A', type_id: 0 } };
+  const keys = (tok: Tokenizer) => {
+    const m = plan({ bos_token_id: 3 }, {}, tok).metadata;
+    return ['bos_token_id', 'add_bos_token', 'add_eos_token'].map((k) => (m.get(`tokenizer.ggml.${k}`) as { value: unknown }).value);
+  };
+  assert.deepEqual(keys(tokenizer), [3, false, false], 'ByteLevel adds nothing; bos_token_id from config.json');
+  assert.deepEqual(keys(template([EOT, A])), [eot, true, false], 'a template that prepends <|endoftext|>: add_bos with that id');
+  assert.deepEqual(keys(template([A, EOT])), [3, false, true]);
+  refused(() => plan({}, {}, template([EOT, EOT, A])), /post-processor turns \[\d+\] into \[\d+,\d+,\d+\]; llama.cpp can only add one BOS and one EOS/);
 });
 
 function moekit(...args: string[]) {
