@@ -1,19 +1,27 @@
-// `moekit convert`: a model directory → a GGUF file for llama.cpp (interop.md §5). Prints a progress line
-// per tensor, then what was written; a model llama.cpp cannot reproduce is refused with the reason.
+// `moekit convert`: a model directory → a GGUF file for llama.cpp (interop.md §5), or → a HuggingFace
+// directory (§3.9). Prints a progress line per tensor, then what was written; a model llama.cpp cannot
+// reproduce is refused with the reason.
 import { statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { exportGguf, GGUF_DTYPES, type GgufDtype } from '../io/gguf_export.js';
+import { exportHf, type ExportDtype } from '../io/hf/export.js';
+import { loadModel } from '../io/load.js';
 import type { Command } from './command.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import { ProgressBar } from './progress.js';
 
-const USAGE = `moekit convert --model DIR --to gguf [options]
+const USAGE = `moekit convert --model DIR --to gguf|hf [options]
 
-  --model DIR        a model directory (config.json, model.safetensors, tokenizer.json), e.g. a run
-                     directory written by moekit train
-  --to gguf          the target format (GGUF v3, loadable by llama.cpp)
-  --dtype T          tensor type: ${GGUF_DTYPES.join(', ')} (default f32); norms and routers stay f32
-  --out FILE         output file (default: DIR/model-<dtype>.gguf)
+  --model DIR        a model directory (config.json, weights, tokenizer.json): a run directory written
+                     by moekit train, or a HuggingFace checkpoint
+  --to gguf          GGUF v3, loadable by llama.cpp
+  --to hf            a HuggingFace directory (model.safetensors, config.json, tokenizer files): an HF
+                     checkpoint keeps its architecture; a moekit model becomes mixtral or llama when it
+                     is exactly one (transformers loads those), else moekit's own moekit_moe config
+  --dtype T          tensor type: gguf ${GGUF_DTYPES.join(', ')} (default f32; norms and routers stay f32);
+                     hf f32, f16, bf16 (default f32)
+  --out PATH         output file (gguf; default DIR/model-<dtype>.gguf) or new directory (hf; default
+                     DIR-hf)
   --approximate      export routers llama.cpp cannot reproduce exactly (Top-P, dense_to_sparse,
                      eval-time capacity) as llama's renormalised top-k anyway: outputs will differ
   --k K              experts per token of an --approximate export (default: the router's k, else 2)
@@ -23,7 +31,7 @@ whose inference routing is the same) as llama.cpp's "llama"; raw-weight top-k an
 
 export const convert: Command = {
   name: 'convert',
-  summary: 'export a model to GGUF for llama.cpp (dense and top-k MoE)',
+  summary: 'export a model to GGUF for llama.cpp (dense and top-k MoE) or to a HuggingFace directory',
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags('convert', argv, {
@@ -33,7 +41,8 @@ export const convert: Command = {
     const dir = stringFlag(values.model);
     if (!dir) throw new UsageError('moekit convert: --model DIR is required', 'see moekit convert --help');
     const to = stringFlag(values.to);
-    if (to !== 'gguf') throw new UsageError(`moekit convert: --to must be "gguf"${to === undefined ? '' : `, got "${to}"`}`, 'GGUF is the only export format so far');
+    if (to !== 'gguf' && to !== 'hf') throw new UsageError(`moekit convert: --to must be "gguf" or "hf"${to === undefined ? '' : `, got "${to}"`}`);
+    if (to === 'hf') return convertToHf(dir, stringFlag(values.dtype), stringFlag(values.out), values);
     const dtype = (stringFlag(values.dtype) ?? 'f32').toLowerCase();
     if (!GGUF_DTYPES.includes(dtype as GgufDtype)) throw new UsageError(`moekit convert: --dtype must be one of ${GGUF_DTYPES.join(', ')}, got "${dtype}"`);
     const approximateK = intFlag('convert', 'k', values.k);
@@ -55,3 +64,15 @@ export const convert: Command = {
       + `${(size / 2 ** 20).toFixed(1)} MiB${result.exact ? '' : ' (approximate: see the warnings above)'}\n`);
   },
 };
+
+const HF_DTYPES: Record<string, ExportDtype> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
+
+function convertToHf(dir: string, dtypeFlag: string | undefined, outFlag: string | undefined, values: Record<string, unknown>): void {
+  for (const f of ['approximate', 'k']) if (values[f] !== undefined) throw new UsageError(`moekit convert: --${f} only applies with --to gguf`);
+  const dtype = HF_DTYPES[(dtypeFlag ?? 'f32').toLowerCase()];
+  if (!dtype) throw new UsageError(`moekit convert: --dtype for --to hf must be one of ${Object.keys(HF_DTYPES).join(', ')}, got "${dtypeFlag}"`);
+  const source = loadModel(resolve(dir));
+  const out = resolve(outFlag ?? `${resolve(dir)}-hf`);
+  const r = exportHf(source.model, out, { dtype, sourceDir: source.dir, source });
+  process.stdout.write(`wrote ${out}: HuggingFace ${r.architecture}, ${r.tensors} tensors, ${dtype}, ${(r.bytes / 2 ** 20).toFixed(1)} MiB\n`);
+}

@@ -313,7 +313,7 @@ test('moekit convert: writes a GGUF with a progress line; refuses Top-P in one l
     assert.match(approx.stderr, /moekit convert: warning: approximate export: router "top_p"/);
     assert.match(approx.stdout, /model-f32\.gguf: .*\(approximate: see the warnings above\)/);
 
-    assert.match(moekit('convert', '--model', dense, '--to', 'onnx').stderr, /--to must be "gguf", got "onnx"/);
+    assert.match(moekit('convert', '--model', dense, '--to', 'onnx').stderr, /--to must be "gguf" or "hf", got "onnx"/);
     assert.match(moekit('convert', '--model', dense, '--to', 'gguf', '--dtype', 'q4').stderr, /--dtype must be one of f32, f16, bf16, q8_0/);
   } finally {
     rmSync(dense, { recursive: true, force: true });
