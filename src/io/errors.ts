@@ -35,5 +35,20 @@ export class PytorchBinError extends MoekitError {
   }
 }
 
+/** Why a GGUF file (interop.md §5) was refused on reading, or could not be written or exported. */
+export type GgufErrorCode =
+  | 'BadMagic' | 'BadVersion' | 'Truncated' | 'TooLarge' | 'EmptyKey' | 'DuplicateKey' | 'BadValueType'
+  | 'NestedArray' | 'BadString' | 'BadValue' | 'BadAlignment' | 'BadTensorName' | 'DuplicateTensor' | 'BadDims'
+  | 'UnknownType' | 'BlockSize' | 'BadOffset' | 'TensorNotFound' | 'UnsupportedType' | 'InvalidTensor'
+  | 'InvalidMetadata' | 'Unexportable' | 'Io';
+
+export class GgufError extends MoekitError {
+  readonly code: GgufErrorCode;
+  constructor(code: GgufErrorCode, message: string, hint?: string) {
+    super(message, hint);
+    this.code = code;
+  }
+}
+
 /** A model directory that cannot become a model: missing files, tensors that do not fit the config. */
 export class ModelLoadError extends MoekitError {}

@@ -6,9 +6,9 @@
 // The FFN slot is a seam: `ffn(builder, layer, config)` decides what sits there (dense SwiGLU here;
 // MoE layers plug in through the same factory).
 import { add, crossEntropy, ropeTables, linear, yarnAttentionFactor, type CrossEntropyResult, type RopeTables, type YarnRope } from '../ops/index.js';
-import { ConfigError, Rng, ShapeError, type Tensor } from '../tensor/index.js';
+import { ConfigError, Rng, ShapeError, Tensor } from '../tensor/index.js';
 import {
-  Embedding, Linear, MultiHeadLatentAttention, mlaSoftmaxScale, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP,
+  Embedding, KVCache, Linear, MultiHeadLatentAttention, mlaSoftmaxScale, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP,
   type FeedForward, type FfnContext, type LayerReport, type ParamMap, type TokenLayout,
 } from '../nn/index.js';
 import { MoELayer, applyPooledAux, parseRouterConfig, type RouterConfig } from '../moe/index.js';
@@ -73,6 +73,12 @@ class DecoderBlock {
 
   forward(h: Tensor, ctx: FfnContext, tables: RopeTables): Tensor {
     h = add(h, this.attn.forward(this.inputNorm.forward(h), ctx.layout, tables));
+    return add(h, this.ffn.forward(this.postAttnNorm.forward(h), ctx));
+  }
+
+  /** The same block over new rows, attention through the KV cache (ctx.layout.positions = their positions). */
+  forwardCached(h: Tensor, ctx: FfnContext, tables: RopeTables, cache: KVCache): Tensor {
+    h = add(h, this.attn.forwardCached(this.inputNorm.forward(h), ctx.layout.positions, tables, cache, this.layer));
     return add(h, this.ffn.forward(this.postAttnNorm.forward(h), ctx));
   }
 }
@@ -140,6 +146,41 @@ export class DecoderLM {
     applyPooledAux(reports.slice(first)); // `pooled` aux losses (§0): one loss over all MoE layers' rows
     h = this.norm.forward(h);
     return this.lmHead ? this.lmHead.forward(h) : linear(h, this.embed.weight); // [B·T, V]
+  }
+
+  /** An empty KV cache for up to maxLen positions (default and bound: max_position_embeddings). */
+  newKVCache(maxLen = this.config.max_position_embeddings): KVCache {
+    if (maxLen > this.config.max_position_embeddings) {
+      throw new ShapeError(`newKVCache: ${maxLen} positions exceed max_position_embeddings ${this.config.max_position_embeddings}`);
+    }
+    return new KVCache(maxLen, this.layers.map((b) => b.attn.cacheWidths()));
+  }
+
+  /**
+   * Batch-1 inference over new tokens ids [T] at positions positionsStart … through the KV cache, which
+   * then holds them too. positionsStart may rewind the cache (≤ cache.length: a shared prefix is kept).
+   * Logits [T, V] of the new rows, or [1, V] of the last row only with lastOnly (the LM head is then
+   * applied to that row alone). Call inside noGrad; the logits live until the graph is released.
+   */
+  forwardCached(ids: Int32Array, cache: KVCache, positionsStart: number, opts: { lastOnly?: boolean } = {}): Tensor {
+    const T = ids.length;
+    if (T === 0) throw new ShapeError('forwardCached: no token ids');
+    if (positionsStart > cache.length) {
+      throw new ShapeError(`forwardCached: positionsStart ${positionsStart} is past the ${cache.length} cached positions`);
+    }
+    cache.truncate(positionsStart);
+    const positions = cache.reserve(T); // [T] positionsStart …
+    const reports: LayerReport[] = [];
+    const layout: TokenLayout = { batch: 1, seq: T, positions };
+    let h = this.embed.forward(ids); // [T, d]
+    for (const block of this.layers) {
+      h = block.forwardCached(h, { layer: block.layer, ids, layout, training: false, step: 0, reports }, this.tables, cache);
+    }
+    cache.commit(T);
+    const d = this.config.hidden_size;
+    if (opts.lastOnly && T > 1) h = new Tensor(h.data.subarray((T - 1) * d, T * d), [1, d]); // a view of the last row
+    h = this.norm.forward(h);
+    return this.lmHead ? this.lmHead.forward(h) : linear(h, this.embed.weight); // [T or 1, V]
   }
 
   /** Mean next-token cross-entropy (targets < 0 ignored), plus the layers' aux losses. */

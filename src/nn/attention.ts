@@ -1,6 +1,7 @@
 import { causalAttention, rope, type RopeTables } from '../ops/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { ParamBuilder } from './builder.js';
+import { attendCached, type CacheLayerWidths, type KVCache } from './kv_cache.js';
 import { Linear } from './linear.js';
 import { RMSNorm } from './rmsnorm.js';
 
@@ -53,16 +54,36 @@ export class SelfAttention {
 
   forward(x: Tensor, layout: TokenLayout, tables: RopeTables): Tensor {
     const { heads, kvHeads, headDim } = this.shape;
-    let q = this.q.forward(x); // [B·T, nh·hd]
-    let k = this.k.forward(x); // [B·T, nkv·hd]
+    const { q, k, v } = this.projectQKV(x, layout.positions, tables);
+    const y = causalAttention(q, k, v, { batch: layout.batch, seq: layout.seq, heads, kvHeads, headDim });
+    return this.o.forward(y);
+  }
+
+  /** q [R, nh·hd] and k [R, nkv·hd] (normed where the variant says, then roped) and v [R, nkv·hd] of rows x. */
+  private projectQKV(x: Tensor, positions: Int32Array, tables: RopeTables): { q: Tensor; k: Tensor; v: Tensor } {
+    const { heads, kvHeads } = this.shape;
+    let q = this.q.forward(x);
+    let k = this.k.forward(x);
     if (this.qNorm && this.kNorm) {
       q = this.qNorm.forward(q);
       k = this.kNorm.forward(k);
     }
-    q = rope(q, tables, layout.positions, heads);
-    k = rope(k, tables, layout.positions, kvHeads);
-    const v = this.v.forward(x);                                          // [B·T, nkv·hd]
-    const y = causalAttention(q, k, v, { batch: layout.batch, seq: layout.seq, heads, kvHeads, headDim });
-    return this.o.forward(y);
+    q = rope(q, tables, positions, heads);
+    k = rope(k, tables, positions, kvHeads);
+    return { q, k, v: this.v.forward(x) };
+  }
+
+  /** Row widths of this module's KV cache layer. */
+  cacheWidths(): CacheLayerWidths {
+    const { kvHeads, headDim } = this.shape;
+    return { keyWidth: kvHeads * headDim, valueWidth: kvHeads * headDim };
+  }
+
+  /** Inference over T new rows x [T, hidden] at `positions` (cache.length …), through `layer`'s KV cache. */
+  forwardCached(x: Tensor, positions: Int32Array, tables: RopeTables, cache: KVCache, layer: number): Tensor {
+    const { heads, kvHeads, headDim } = this.shape;
+    const { q, k, v } = this.projectQKV(x, positions, tables);
+    const shape = { heads, kvHeads, headDim, valueDim: headDim, scale: 1 / Math.sqrt(headDim) };
+    return this.o.forward(attendCached(q, k, v, shape, cache, layer));
   }
 }

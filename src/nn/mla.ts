@@ -14,6 +14,7 @@ import { causalAttention, concatColumns, rope, scaleBy, selectColumns, yarnMscal
 import { ConfigError, ShapeError, Tensor } from '../tensor/index.js';
 import type { TokenLayout } from './attention.js';
 import type { ParamBuilder } from './builder.js';
+import { attendCached, type CacheLayerWidths, type KVCache } from './kv_cache.js';
 import { Linear } from './linear.js';
 import { RMSNorm } from './rmsnorm.js';
 
@@ -120,6 +121,19 @@ export class MultiHeadLatentAttention {
       k: selectColumns(concatColumns([kv, kRope]), this.cols.k),
       v: selectColumns(kv, this.cols.v),
     };
+  }
+
+  /** Row widths of this module's KV cache layer: every head's key (dk) and value (dv). */
+  cacheWidths(): CacheLayerWidths {
+    const { heads: nh, qkNopeDim: dn, qkRopeDim: dr, vHeadDim: dv } = this.shape;
+    return { keyWidth: nh * (dn + dr), valueWidth: nh * dv };
+  }
+
+  /** Inference over T new rows x [T, hidden] at `positions` (cache.length …), through `layer`'s KV cache. */
+  forwardCached(x: Tensor, positions: Int32Array, tables: RopeTables, cache: KVCache, layer: number): Tensor {
+    const { heads: nh, qkNopeDim: dn, qkRopeDim: dr, vHeadDim: dv, scale } = this.shape;
+    const { q, k, v } = this.project(x, positions, tables);
+    return this.o.forward(attendCached(q, k, v, { heads: nh, kvHeads: nh, headDim: dn + dr, valueDim: dv, scale }, cache, layer));
   }
 
   /** x [B·T, hidden] → [B·T, hidden], causal within each of the B sequences. */

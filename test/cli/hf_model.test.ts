@@ -64,3 +64,26 @@ test('eval --router top_p --sweep on an HF directory without run.json: the Brown
   assert.ok(Number.isFinite(j.evaluation.ppl));
   assert.match(readFileSync(html, 'utf8'), /Perplexity vs mean experts per token/);
 });
+
+test('convert --to hf: a new HF directory with the tokenizer files, loadable with the same routing; refusals', () => {
+  const d = mixtralDir();
+  const out = join(mkdtempSync(join(tmpdir(), 'moekit-hfcli-')), 'copy');
+  const r = moekit('convert', '--model', d, '--to', 'hf', '--dtype', 'f16', '--out', out);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /HuggingFace mixtral, \d+ tensors, F16/);
+  assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).torch_dtype, 'float16');
+  assert.deepEqual(readFileSync(join(out, 'tokenizer_config.json')), readFileSync(join(d, 'tokenizer_config.json')));
+  const ids = '1,40,41,42,43';
+  const a = JSON.parse(moekit('inspect', '--model', d, '--ids', ids, '--json').stdout);
+  const b = JSON.parse(moekit('inspect', '--model', out, '--ids', ids, '--json').stdout);
+  assert.deepEqual(b.layers.map((l: { experts: number[][] }) => l.experts), a.layers.map((l: { experts: number[][] }) => l.experts));
+  for (const [args, pattern] of [
+    [['--to', 'hf', '--out', out], /already exists/],
+    [['--to', 'hf', '--dtype', 'q8_0', '--out', out + '2'], /--dtype for --to hf must be one of f32, f16, bf16/],
+    [['--to', 'onnx'], /--to must be "gguf" or "hf"/],
+  ] as const) {
+    const e = moekit('convert', '--model', d, ...args);
+    assert.notEqual(e.code, 0);
+    assert.match(e.stderr, pattern);
+  }
+});

@@ -3,17 +3,20 @@
 // test/fixtures/hf/deepseek_v2 (scripts/ref/deepseek.py: plain q_proj, v_head_dim > qk head dim, attention
 // biases, softmax group_limited_greedy × routed_scaling_factor, two shared experts) and
 // test/fixtures/hf/deepseek_v3_yarn (YaRN, rope halves) — logits at every position, experts and weights per
-// token and layer, LM loss and the greedy continuation; and the config mappings.
+// token and layer, LM loss and the greedy continuation, also through the KV cache; the config mappings and
+// export round trips.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HfConfigReader } from '../../src/io/hf/index.js';
 import { deepseekV2, deepseekV3 } from '../../src/io/hf/deepseek_v2.js';
 import { DecoderLM, parseModelConfig, toHfConfig } from '../../src/models/index.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../../src/io/load.js';
+import { DecodeSession, GREEDY, argmax, generateTokens } from '../../src/generate/index.js';
+import { referenceBackend, setBackend, tryNativeBackend, backend } from '../../src/backend/index.js';
 import { exportHf } from '../../src/io/hf/export.js';
 import { fromFloat32, writeSafetensors } from '../../src/io/safetensors.js';
 import { ConfigError } from '../../src/tensor/index.js';
@@ -126,3 +129,35 @@ test('a moekit model with MLA, YaRN and group-limited routing round-trips throug
   assert.deepEqual(back.config, config);
   assert.equal(maxAbsDiff(run(back, IDS).logits, run({ ...back, model }, IDS).logits), 0);
 });
+
+const OWN = fileURLToPath(new URL('../../../test/fixtures/hf/', import.meta.url));
+const FIXTURES: [string, string][] = [['deepseek_v3', fixtureDir('deepseek_v3')], ['deepseek_v2', OWN + 'deepseek_v2/'], ['deepseek_v3_yarn', OWN + 'deepseek_v3_yarn/']];
+
+for (const [name, dir] of FIXTURES) {
+  test(`${name}: KV-cache decode (MLA through attendCached) = full forward logits at every step, on every backend; transformers' greedy tokens`,
+    { skip: existsSync(dir) ? false : `no fixture at ${dir}` }, () => {
+    const initial = backend();
+    const loaded = loadModel(dir);
+    const ref = readReference(name, dir).greedy as { prompt: number[]; new_tokens: number[] };
+    try {
+      for (const be of [referenceBackend, ...(tryNativeBackend() ? [tryNativeBackend()!] : [])]) {
+        setBackend(be);
+        const V = loaded.config.vocab_size;
+        const session = new DecodeSession(loaded.model, ref.prompt.length + ref.new_tokens.length);
+        const seq = [...ref.prompt];
+        let logits = session.prefill(Int32Array.from(seq));
+        for (const want of ref.new_tokens) {
+          const full = run(loaded, seq).logits.subarray((seq.length - 1) * V);
+          assert.ok(maxAbsDiff(logits, full) <= 1e-4, `${be.name}, position ${seq.length}: cached vs full logits differ by ${maxAbsDiff(logits, full)}`);
+          assert.equal(argmax(logits), want, `${be.name}, position ${seq.length}`);
+          seq.push(want);
+          logits = session.step(want);
+        }
+      }
+    } finally {
+      setBackend(initial);
+    }
+    const gen = generateTokens(loaded.model, ref.prompt, { maxTokens: ref.new_tokens.length, sampling: GREEDY });
+    assert.deepEqual([...gen.stream], ref.new_tokens);
+  });
+}
