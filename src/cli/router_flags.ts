@@ -11,9 +11,10 @@ export const ROUTER_FLAGS = {
 export const ROUTER_USAGE = `  --router TYPE      route with another router (same weights): ${ROUTER_TYPES.join(', ')}
   --top-p P, --k K, --capacity-factor F, --router-options JSON   its options`;
 
-export function routerFromFlags(cmd: string, values: Record<string, unknown>): Record<string, unknown> | null {
+/** `needsRouter`: further flags of the command that mean nothing without --router. */
+export function routerFromFlags(cmd: string, values: Record<string, unknown>, needsRouter: readonly string[] = []): Record<string, unknown> | null {
   const type = stringFlag(values.router);
-  const opts = ['top-p', 'k', 'capacity-factor', 'router-options'].filter((f) => values[f] !== undefined);
+  const opts = ['top-p', 'k', 'capacity-factor', 'router-options', ...needsRouter].filter((f) => values[f] !== undefined);
   if (!type) {
     if (opts.length > 0) throw new UsageError(`moekit ${cmd}: --${opts[0]} needs --router TYPE`, `routers: ${ROUTER_TYPES.join(', ')}`);
     return null;

@@ -14,6 +14,7 @@ import { backend } from '../backend/index.js';
 import { nearest, shapeStr } from '../tensor/errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { GgufError } from './errors.js';
+import { concatArrays } from './concat.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as u32 LE
 export const GGUF_VERSION = 3;
@@ -645,14 +646,7 @@ function* encode(metadata: ReadonlyMap<string, GgufValue>, tensors: readonly Ggu
 
 /** The complete file image, byte for byte what writeGguf writes. */
 export function serializeGguf(metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensorSpec[]): Uint8Array {
-  const parts = [...encode(metadata, tensors, {})];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatArrays([...encode(metadata, tensors, {})], (n) => new Uint8Array(n));
 }
 
 /**

@@ -15,6 +15,7 @@ import { Tokenizer } from '../data/index.js';
 import { GgufError } from './errors.js';
 import { encodeF32, gv, writeGguf, type GgmlType, type GgufTensorSpec, type GgufValue } from './gguf.js';
 import { tokenizerMetadata } from './gguf_tokenizer.js';
+import { concatArrays } from './concat.js';
 
 export type GgufDtype = 'f32' | 'f16' | 'bf16' | 'q8_0';
 export const GGUF_DTYPES: readonly GgufDtype[] = ['f32', 'f16', 'bf16', 'q8_0'];
@@ -229,13 +230,7 @@ function padMatrix(w: Float32Array, rows: number, cols: number, toRows: number, 
 
 /** Concatenation along a new slowest axis: expert e is slab e (§5.7 stacking). */
 function stack(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatArrays(parts, (n) => new Float32Array(n));
 }
 
 /** Collects the GGUF tensors, reading each HF parameter at most once and checking its shape. */

@@ -13,6 +13,7 @@ import { backend } from '../backend/index.js';
 import { nearest, shapeStr, type MoekitError } from '../tensor/errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { SafetensorsError } from './errors.js';
+import { concatArrays } from './concat.js';
 
 // ---- dtypes (§1.2) -----------------------------------------------------------------------------------
 
@@ -679,14 +680,7 @@ function encode(tensors: readonly SafetensorsTensor[], metadata: Record<string, 
 
 /** The complete file image (§1.4), byte for byte what writeSafetensors writes. */
 export function serializeSafetensors(tensors: readonly SafetensorsTensor[], metadata?: Record<string, string>): Uint8Array {
-  const parts = encode(tensors, metadata);
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatArrays(encode(tensors, metadata), (n) => new Uint8Array(n));
 }
 
 /**
