@@ -4,14 +4,16 @@
 //          reference backend, each with frac_of_peak.
 //   train: training benchmarks, from bench/train.ts.
 //   decode: batch-1 prefill and greedy decode through the KV cache, 1 and N threads (bench/decode.ts).
-// Flags: --only gemm|train|decode   --threads N (default: all hardware threads)   --reps N (default 7)
+//   load:  checkpoint load time and peak RSS against the file size and a plain read (bench/load.ts).
+// Flags: --only gemm|train|decode|load   --threads N (default: all hardware threads)   --reps N (default 7)
 // Compare with other engines only within one run on one machine: these machines are shared and noisy.
 import { availableParallelism } from 'node:os';
 import { GEMM_SHAPES, benchGemm, loadGemmBuilds, loadReference } from './kernels/gemm.js';
 import { runTrainBench } from './train.js';
 import { runDecodeBench } from './decode.js';
+import { runLoadBench } from './load.js';
 
-const SECTIONS = ['gemm', 'train', 'decode'] as const;
+const SECTIONS = ['gemm', 'train', 'decode', 'load'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Options { only: Section | null; threads: number; reps: number }
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
   // training benchmarks are added by bench/train.ts
   if (opts.only === null || opts.only === 'train') await runTrainBench({ threads: opts.threads, reps: opts.reps });
   if (opts.only === null || opts.only === 'decode') await runDecodeBench({ threads: opts.threads, reps: opts.reps });
+  if (opts.only === null || opts.only === 'load') runLoadBench(Math.min(opts.reps, 5));
 }
 
 main().catch((e: unknown) => {
