@@ -11,6 +11,8 @@
       "native/norm.cc",
       "native/rope.cc",
       "native/attention.cc",
+      "native/attention_cached.cc",
+      "native/memory.cc",
       "native/loss.cc",
       "native/optim.cc",
       "native/dtype.cc",

@@ -3,13 +3,17 @@
 //          (bench/kernels/gemm.ts GEMM_SHAPES) for the native build and, where affordable, the
 //          reference backend, each with frac_of_peak.
 //   train: training benchmarks, from bench/train.ts.
-// Flags: --only gemm|train   --threads N (default: all hardware threads)   --reps N (default 7)
+//   decode: batch-1 prefill and greedy decode through the KV cache, 1 and N threads (bench/decode.ts).
+//   load:  checkpoint load time and peak RSS against the file size and a plain read (bench/load.ts).
+// Flags: --only gemm|train|decode|load   --threads N (default: all hardware threads)   --reps N (default 7)
 // Compare with other engines only within one run on one machine: these machines are shared and noisy.
 import { availableParallelism } from 'node:os';
 import { GEMM_SHAPES, benchGemm, loadGemmBuilds, loadReference } from './kernels/gemm.js';
 import { runTrainBench } from './train.js';
+import { runDecodeBench } from './decode.js';
+import { runLoadBench } from './load.js';
 
-const SECTIONS = ['gemm', 'train'] as const;
+const SECTIONS = ['gemm', 'train', 'decode', 'load'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Options { only: Section | null; threads: number; reps: number }
@@ -28,7 +32,7 @@ function parseArgs(argv: string[]): Options {
       if (key === '--threads') opts.threads = n;
       else opts.reps = n;
     } else {
-      throw new Error(`unknown flag "${key}"; known: --only gemm|train, --threads N, --reps N`);
+      throw new Error(`unknown flag "${key}"; known: --only ${SECTIONS.join('|')}, --threads N, --reps N`);
     }
     i++;
   }
@@ -91,6 +95,8 @@ async function main(): Promise<void> {
   if (opts.only === null || opts.only === 'gemm') await gemmBench(opts);
   // training benchmarks are added by bench/train.ts
   if (opts.only === null || opts.only === 'train') await runTrainBench({ threads: opts.threads, reps: opts.reps });
+  if (opts.only === null || opts.only === 'decode') await runDecodeBench({ threads: opts.threads, reps: opts.reps });
+  if (opts.only === null || opts.only === 'load') runLoadBench(Math.min(opts.reps, 5));
 }
 
 main().catch((e: unknown) => {

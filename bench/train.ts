@@ -11,18 +11,18 @@ import { Rng, clearPool, withGraph } from '../src/tensor/index.js';
 import { preset } from '../src/train/presets.js';
 import { AdamW } from '../src/train/adamw.js';
 
-const VARIANTS: Record<string, Record<string, unknown> | null> = {
+export const VARIANTS: Record<string, Record<string, unknown> | null> = {
   dense: null,
   top2: { type: 'top_k', k: 2, renormalize: true, load_balance_coef: 0.01 },
   topp: { type: 'top_p', top_p: 0.4, load_balance_coef: 0.01, entropy_coef: 0 },
 };
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function modelConfig(router: Record<string, unknown> | null): ModelConfig {
+export function modelConfig(router: Record<string, unknown> | null): ModelConfig {
   const dense = preset('bench').model;
   if (!router) return dense;
   const { moe: _none, model_type: _type, ...fields } = dense;

@@ -156,6 +156,8 @@ static napi_value init(napi_env env, napi_value exports) {
   register_norm(env, exports);
   register_rope(env, exports);
   register_attention(env, exports);
+  register_attention_cached(env, exports);
+  register_memory(env, exports);
   register_loss(env, exports);
   register_optim(env, exports);
   register_dtype(env, exports);

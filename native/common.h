@@ -81,6 +81,8 @@ void register_elementwise(napi_env env, napi_value exports);
 void register_norm(napi_env env, napi_value exports);
 void register_rope(napi_env env, napi_value exports);
 void register_attention(napi_env env, napi_value exports);
+void register_attention_cached(napi_env env, napi_value exports);
+void register_memory(napi_env env, napi_value exports);
 void register_loss(napi_env env, napi_value exports);
 void register_optim(napi_env env, napi_value exports);
 void register_dtype(napi_env env, napi_value exports);

@@ -22,6 +22,12 @@ export interface Backend {
   threads(): number;
   /** Number of threads the kernels may use (>= 1). The reference backend ignores it. */
   setThreads(n: number): void;
+  /**
+   * Moves a long-lived buffer (weights read once per decoded token) onto huge pages where the OS allows,
+   * keeping its contents: fewer TLB misses when it is streamed from DRAM. Returns the bytes moved (the
+   * 2 MiB-aligned interior; 0 when refused or unsupported). Not a kernel: the reference backend does nothing.
+   */
+  adviseHugePages(buf: F32): number;
 
   // ---- GEMM -------------------------------------------------------------------------------------
   /**
@@ -67,6 +73,15 @@ export interface Backend {
   /** dq, dk, dv +=. */
   attentionBackward(dq: F32, dk: F32, dv: F32, dout: F32, q: F32, k: F32, v: F32, att: F32,
     B: number, T: number, nh: number, nkv: number, hd: number): void;
+  /**
+   * Inference attention of Tq new rows against a KV cache (no probabilities saved, no backward):
+   * q [Tq, nh·dk] at positions start .. start+Tq−1, kcache [≥ start+Tq, nkv·dk], vcache [≥ start+Tq, nkv·dv]
+   * (rows 0 .. start+Tq−1 hold every position's k and v), out [Tq, nh·dv]. Query row i sees keys
+   * 0 .. start+i; query head h reads kv head floor(h·nkv/nh); nh must be a multiple of nkv. dk may differ
+   * from dv (MLA); scores are multiplied by `scale`. Bit-identical for any thread count.
+   */
+  cachedAttentionForward(out: F32, q: F32, kcache: F32, vcache: F32, Tq: number, start: number,
+    nh: number, nkv: number, dk: number, dv: number, scale: number): void;
 
   // ---- SwiGLU: out = silu(gate) ⊙ up, silu(x) = x·σ(x) -------------------------------------------
   swigluForward(out: F32, gate: F32, up: F32, n: number): void;
@@ -164,7 +179,7 @@ export interface Backend {
 /** Every kernel name of the interface, for suites that walk the backend (ggml test-backend-ops). */
 export const KERNEL_NAMES = [
   'matmul', 'embeddingForward', 'embeddingBackward', 'rmsnormForward', 'rmsnormBackward',
-  'ropeForward', 'ropeBackward', 'attentionForward', 'attentionBackward', 'swigluForward',
+  'ropeForward', 'ropeBackward', 'attentionForward', 'attentionBackward', 'cachedAttentionForward', 'swigluForward',
   'swigluBackward', 'softmaxForward', 'softmaxBackward', 'crossEntropyForward',
   'crossEntropyBackward', 'adamw', 'sumSquares', 'scale', 'add', 'gatherRows', 'scatterAddRows',
   'groupedMatmul', 'groupedMatmulWeightGrad', 'weightedScatterAdd', 'weightedScatterAddBackward',

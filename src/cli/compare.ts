@@ -11,7 +11,7 @@ import { hasCheckpoint } from '../train/checkpoint.js';
 import { ensureWritableDir, train } from '../train/trainer.js';
 import { buildTrainData, type BuiltData } from '../train/data.js';
 import { DecoderLM } from '../models/index.js';
-import { loadModel } from '../models/load.js';
+import { loadModel } from '../io/load.js';
 import { Tokenizer, ValidBatches } from '../data/index.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import { evaluateTasks, readTaskFile, resolveTaskFile } from '../eval/tasks.js';

@@ -1,17 +1,20 @@
 // `moekit eval`: perplexity and §16 routing statistics of a trained model — overall, per MoE layer, per
 // data source and per token-difficulty decile — and multiple-choice task accuracy with experts per task.
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { backend } from '../backend/index.js';
 import { ConfigError } from '../tensor/index.js';
-import { ROUTER_TYPES, type RouterConfig } from '../moe/index.js';
-import { loadModel } from '../models/load.js';
-import { encodeDocuments, loadCorpus, splitDocuments, Tokenizer, ValidBatches, type Batch, type TokenStream } from '../data/index.js';
+import type { RouterConfig } from '../moe/index.js';
+import { loadModel } from '../io/load.js';
+import { encodeDocuments, END_OF_TEXT, loadCorpus, loadHfTokenizer, splitDocuments, Tokenizer, ValidBatches, type Batch, type TokenStream } from '../data/index.js';
 import { parseDataConfig, parseTrainConfig } from '../train/config.js';
-import { evaluateModel, withRouter, type ModelEvaluation } from '../eval/evaluate.js';
+import { evaluateModel, type EvaluateOptions, type ModelEvaluation } from '../eval/evaluate.js';
+import { renderSweepReport, sweepRouter, type SweepResult } from '../eval/sweep.js';
 import { evaluateTasks, readTaskFile, resolveTaskFile, type TaskEvaluation } from '../eval/tasks.js';
 import type { Command } from './command.js';
-import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { ROUTER_FLAGS, ROUTER_USAGE, routerFromFlags } from './router_flags.js';
+import { ProgressBar } from './progress.js';
 
 /** What `moekit eval --json` prints (and --out writes). */
 export interface EvalReport {
@@ -21,20 +24,27 @@ export interface EvalReport {
   data: { split: 'validation' | 'files'; files: string[]; seq_len: number; batches: number; sources: string[] } | null;
   evaluation: ModelEvaluation | null;
   tasks: TaskEvaluation | null;
+  /** With --sweep: perplexity and mean experts per token at each setting, and with the native router. */
+  sweep: SweepResult | null;
 }
 
 const USAGE = `moekit eval --model DIR [options]
 
-  --model DIR        a run directory (config.json, model.safetensors, tokenizer.json, run.json)
+  --model DIR        a run directory (config.json, model.safetensors, tokenizer.json, run.json) or a
+                     HuggingFace model directory (mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek, …)
   --data FILES       evaluate on these .txt / .jsonl files (all of them) instead of the run's own
-                     validation split (reproduced from run.json: same corpus, seed and valid_fraction)
+                     validation split (reproduced from run.json: same corpus, seed and valid_fraction;
+                     a directory without run.json uses the bundled Brown corpus's validation split)
   --batches N        evaluate on N batches spread evenly over the data (default: all)
   --seq-len N        sequence length (default: the run's train.seq_len, else min(256, max positions))
   --tasks FILE       multiple-choice tasks (JSON lines {"task","context","choices","label"});
                      "brown-cloze" = the bundled cloze items (data/tasks/brown-cloze.jsonl)
   --no-ppl           with --tasks: skip the perplexity evaluation
-  --router TYPE      evaluate with another router (same weights): ${ROUTER_TYPES.join(', ')}
-  --top-p P, --k K, --capacity-factor F, --router-options JSON   its options
+${ROUTER_USAGE}
+  --sweep LIST       with --router top_p (or top_k): evaluate at each p (or k) in the comma-separated
+                     list and with the model's own router; writes a report with the perplexity /
+                     experts-per-token curve (--report, default sweep-report.html)
+  --report FILE      where --sweep writes its HTML report
   --json             print the result as JSON (shape documented in README "Evaluation")
   --out FILE         also write the JSON result to FILE (nothing is written otherwise)
   --threads N        kernel threads (default: all cores)`;
@@ -46,8 +56,7 @@ export const evalCommand: Command = {
   async run(argv) {
     const { values } = parseFlags('eval', argv, {
       model: { type: 'string' }, data: { type: 'string' }, batches: { type: 'string' }, 'seq-len': { type: 'string' },
-      tasks: { type: 'string' }, 'no-ppl': { type: 'boolean' }, router: { type: 'string' }, 'top-p': { type: 'string' },
-      k: { type: 'string' }, 'capacity-factor': { type: 'string' }, 'router-options': { type: 'string' },
+      tasks: { type: 'string' }, 'no-ppl': { type: 'boolean' }, ...ROUTER_FLAGS, sweep: { type: 'string' }, report: { type: 'string' },
       json: { type: 'boolean' }, out: { type: 'string' }, threads: { type: 'string' },
     });
     const dir = stringFlag(values.model);
@@ -56,37 +65,53 @@ export const evalCommand: Command = {
     if (threads) backend().setThreads(threads);
     const batchesWanted = intFlag('eval', 'batches', values.batches);
     const seqLenFlag = intFlag('eval', 'seq-len', values['seq-len']);
-    const routerRaw = routerOverride(values);
+    const routerRaw = routerFromFlags('eval', values);
+    const sweep = sweepValues(values.sweep, routerRaw);
     const tasksArg = stringFlag(values.tasks);
     const noPpl = Boolean(values['no-ppl']);
     if (noPpl && !tasksArg) throw new UsageError('moekit eval: --no-ppl needs --tasks');
     const taskItems = tasksArg ? readTaskFile(resolveTaskFile(tasksArg)) : null; // bad lines fail before any work
 
     const loaded = loadModel(resolve(dir));
-    const model = routerRaw ? withRouter(loaded.model, routerRaw) : loaded.model;
+    const model = loaded.model;
+    if (routerRaw && !sweep) model.setRouter(routerRaw);
     if (!loaded.tokenizerPath) throw new ConfigError(`${dir} has no tokenizer.json`, 'moekit eval needs the tokenizer the model was trained with');
-    const tokenizer = Tokenizer.load(loaded.tokenizerPath);
+    const hf = loadHfTokenizer(dirname(loaded.tokenizerPath));
+    const tokenizer = hf.tokenizer;
+    // Documents end with <|endoftext|> in moekit's tokenizers, with the checkpoint's EOS in others.
+    const separator = tokenizer.added.idOf(END_OF_TEXT) ?? hf.eosTokenIds[0];
+    if (separator === undefined) throw new ConfigError(`${loaded.tokenizerPath} has neither <|endoftext|> nor an EOS token to separate documents`);
     const run = loaded.run ? runSections(loaded.run, join(dir, 'run.json')) : null;
 
     const report: EvalReport = {
-      model: resolve(dir), router_override: routerRaw ? model.config.moe!.router : null, data: null, evaluation: null, tasks: null,
+      model: resolve(dir), router_override: routerRaw && !sweep ? model.config.moe!.router : null, data: null, evaluation: null, tasks: null, sweep: null,
     };
     if (!noPpl) {
       const dataFlag = stringFlag(values.data);
       const files = dataFlag?.split(',').map((f) => f.trim()).filter(Boolean).map((f) => resolve(f));
       if (dataFlag !== undefined && files!.length === 0) throw new UsageError('moekit eval: --data needs at least one file');
-      if (!files && !run) throw new UsageError(`moekit eval: ${dir} has no run.json, so its validation split is unknown`, 'pass --data FILES');
       const seqLen = seqLenFlag ?? run?.train.seq_len ?? Math.min(256, model.config.max_position_embeddings);
       if (seqLen > model.config.max_position_embeddings) {
         throw new UsageError(`moekit eval: --seq-len ${seqLen} exceeds the model's max_position_embeddings ${model.config.max_position_embeddings}`);
       }
-      const { stream, sources } = evalStream(tokenizer, files ?? run!.data.files, files ? null : { seed: run!.train.seed, validFraction: run!.data.valid_fraction });
+      // Without run.json: the bundled corpus's validation split with the trainer's default seed and fraction.
+      const split = run ?? { train: parseTrainConfig({}, 'defaults'), data: parseDataConfig({}, 'defaults') };
+      const { stream, sources } = evalStream(tokenizer, separator, files ?? split.data.files, files ? null : { seed: split.train.seed, validFraction: split.data.valid_fraction });
       const all = new ValidBatches(stream, { seqLen, batchSize: run?.train.batch_size ?? 8 });
       const n = Math.min(batchesWanted ?? all.count, all.count);
       const batches: Batch[] = [];
       for (let i = 0; i < n; i++) batches.push(all.batch(Math.floor((i * all.count) / n)));
-      report.data = { split: files ? 'files' : 'validation', files: files ?? run!.data.files, seq_len: seqLen, batches: n, sources };
-      report.evaluation = evaluateModel(model, { batches, seqLen, sources });
+      report.data = { split: files ? 'files' : 'validation', files: files ?? split.data.files, seq_len: seqLen, batches: n, sources };
+      const data: EvaluateOptions = { batches, seqLen, sources };
+      if (sweep) {
+        const bar = new ProgressBar(`sweep ${String(routerRaw!.type)}`, sweep.length + 1);
+        report.sweep = sweepRouter(model, data, routerRaw!, sweep, (done) => bar.update(done));
+        bar.finish();
+        const html = stringFlag(values.report) ?? 'sweep-report.html';
+        writeReport(html, renderSweepReport(resolve(dir), files ? files.join(', ') : 'the validation split of the run\'s data (Brown corpus by default)', report.sweep));
+        process.stderr.write(`moekit eval: sweep report written to ${html}\n`);
+      }
+      report.evaluation = evaluateModel(model, data);
     }
     if (taskItems) {
       const { scores: _scores, ...t } = evaluateTasks(model, tokenizer, taskItems, tasksArg!); // per-item scores stay out of the JSON
@@ -105,6 +130,24 @@ export const evalCommand: Command = {
   },
 };
 
+/** --sweep 0.3,0.5,… → the values (needs --router). */
+function sweepValues(raw: unknown, router: Record<string, unknown> | null): number[] | null {
+  const list = stringFlag(raw);
+  if (list === undefined) return null;
+  if (!router) throw new UsageError('moekit eval: --sweep needs --router top_p (or top_k)');
+  const values = list.split(',').map((v) => v.trim()).filter(Boolean).map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new UsageError(`moekit eval: --sweep must be a comma-separated list of numbers, got "${list}"`);
+  return values;
+}
+
+function writeReport(path: string, html: string): void {
+  try {
+    writeFileSync(path, html);
+  } catch (e) {
+    throw new UsageError(`moekit eval: cannot write --report ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 /** run.json's train and data sections (its model section is the parsed config, already in config.json). */
 function runSections(raw: unknown, where: string): { train: ReturnType<typeof parseTrainConfig>; data: ReturnType<typeof parseDataConfig> } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: expected a JSON object`);
@@ -116,41 +159,12 @@ function runSections(raw: unknown, where: string): { train: ReturnType<typeof pa
  * The token stream to evaluate: the run's validation documents (the trainer's split, reproduced from the
  * corpus, seed and valid_fraction) or every document of the given files, encoded with the saved tokenizer.
  */
-function evalStream(tokenizer: Tokenizer, files: string[], split: { seed: number; validFraction: number } | null):
+function evalStream(tokenizer: Tokenizer, separator: number, files: string[], split: { seed: number; validFraction: number } | null):
   { stream: TokenStream; sources: string[] } {
   const docs = loadCorpus({ data: files });
   const sources = [...new Set(docs.map((d) => d.source))].sort(); // as prepareData numbers them
   const chosen = split ? splitDocuments(docs, { seed: split.seed, validFraction: split.validFraction }).valid : docs;
-  return { stream: encodeDocuments(tokenizer, chosen, new Map(sources.map((s, i) => [s, i]))), sources };
-}
-
-/** --router and its options → a raw router object (validated by withRouter against the model). */
-function routerOverride(values: Record<string, unknown>): Record<string, unknown> | null {
-  const type = stringFlag(values.router);
-  const opts = ['top-p', 'k', 'capacity-factor', 'router-options'].filter((f) => values[f] !== undefined);
-  if (!type) {
-    if (opts.length > 0) throw new UsageError(`moekit eval: --${opts[0]} needs --router TYPE`, `routers: ${ROUTER_TYPES.join(', ')}`);
-    return null;
-  }
-  let router: Record<string, unknown> = { type };
-  const extra = stringFlag(values['router-options']);
-  if (extra !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(extra);
-    } catch (e) {
-      throw new UsageError(`moekit eval: --router-options is not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError('moekit eval: --router-options must be a JSON object');
-    router = { ...router, ...(parsed as Record<string, unknown>) };
-  }
-  const topP = numberFlag('eval', 'top-p', values['top-p']);
-  if (topP !== undefined) router.top_p = topP;
-  const k = intFlag('eval', 'k', values.k);
-  if (k !== undefined) router.k = k;
-  const cf = numberFlag('eval', 'capacity-factor', values['capacity-factor']);
-  if (cf !== undefined) router.capacity_factor = cf;
-  return router;
+  return { stream: encodeDocuments(tokenizer, chosen, new Map(sources.map((s, i) => [s, i])), undefined, separator), sources };
 }
 
 const f = (x: number | null, d = 3): string => (x === null || !Number.isFinite(x) ? '--' : x.toFixed(d));

@@ -9,9 +9,12 @@ import { demo } from './demo.js';
 import { compare } from './compare.js';
 import { route } from './route.js';
 import { evalCommand } from './eval.js';
+import { inspectCommand } from './inspect.js';
+import { convert } from './convert.js';
+import { generateCommand } from './generate.js';
 import { packageVersion } from './version.js';
 
-const COMMANDS: Command[] = [demo, compare, trainCommand, evalCommand, route, doctor];
+const COMMANDS: Command[] = [demo, compare, trainCommand, evalCommand, inspectCommand, generateCommand, route, convert, doctor];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

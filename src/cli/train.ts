@@ -8,9 +8,10 @@ import { rawPreset, presetNames } from '../train/presets.js';
 import { ensureWritableDir, train, type TrainResult } from '../train/trainer.js';
 import { buildTrainData } from '../train/data.js';
 import type { Command } from './command.js';
-import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import { ROUTER_TYPES } from '../moe/index.js';
 import { ProgressBar, formatDuration } from './progress.js';
+import { ROUTER_FLAGS, routerFromFlags } from './router_flags.js';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -44,7 +45,7 @@ Ctrl-C stops after the current step and writes a checkpoint; rerun with --resume
     const { values } = parseFlags('train', argv, {
       config: { type: 'string' }, preset: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' },
       data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, threads: { type: 'string' },
-      ...ROUTER_FLAGS,
+      ...TRAIN_ROUTER_FLAGS,
     });
     const run = resolveRunConfig('train', values);
     const outDir = resolve(stringFlag(values.out) ?? `runs/${runName(values)}`);
@@ -115,37 +116,13 @@ export function resolveRunConfig(command: string, values: Record<string, unknown
   return parseRunConfig({ ...raw, model: modelSection, train: trainSection, data: dataSection }, where);
 }
 
-export const ROUTER_FLAGS = {
-  router: { type: 'string' }, 'num-experts': { type: 'string' }, 'top-p': { type: 'string' }, k: { type: 'string' },
-  'capacity-factor': { type: 'string' }, 'expert-frequency': { type: 'string' }, 'router-options': { type: 'string' },
-} as const;
+/** train's MoE flags: the shared router flags plus the experts' count and placement. */
+const TRAIN_ROUTER_FLAGS = { ...ROUTER_FLAGS, 'num-experts': { type: 'string' }, 'expert-frequency': { type: 'string' } } as const;
 
 /** --router and its options → the model section's MoE fields (validated later with the whole config). */
 function applyRouterFlags(command: string, model: Record<string, unknown>, values: Record<string, unknown>): Record<string, unknown> {
-  const type = stringFlag(values.router);
-  const options = ['num-experts', 'top-p', 'k', 'capacity-factor', 'expert-frequency', 'router-options'].filter((f) => values[f] !== undefined);
-  if (!type) {
-    if (options.length > 0) throw new UsageError(`moekit ${command}: --${options[0]} needs --router TYPE`, `routers: ${ROUTER_TYPES.join(', ')}`);
-    return model;
-  }
-  let router: Record<string, unknown> = { type };
-  const extra = stringFlag(values['router-options']);
-  if (extra !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(extra);
-    } catch (e) {
-      throw new UsageError(`moekit ${command}: --router-options is not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`moekit ${command}: --router-options must be a JSON object`);
-    router = { ...router, ...(parsed as Record<string, unknown>) };
-  }
-  const topP = numberFlag(command, 'top-p', values['top-p']);
-  if (topP !== undefined) router.top_p = topP;
-  const k = intFlag(command, 'k', values.k);
-  if (k !== undefined) router.k = k;
-  const cf = numberFlag(command, 'capacity-factor', values['capacity-factor']);
-  if (cf !== undefined) router.capacity_factor = cf;
+  const router = routerFromFlags(command, values, ['num-experts', 'expert-frequency']);
+  if (!router) return model;
   const freq = intFlag(command, 'expert-frequency', values['expert-frequency']);
   return {
     ...model,

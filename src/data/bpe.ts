@@ -1,6 +1,7 @@
 // The BPE model of tokenizer.json (interop.md §4.2): vocab + ranked merges, applied to one
 // pre-tokenized word at a time, lowest rank first and leftmost first on ties — the order HuggingFace
-// tokenizers uses (word.rs merge_all), done with a heap so long words stay O(n log n).
+// tokenizers uses (word.rs merge_all), done with a heap so long words stay O(n log n). Characters not in
+// the vocab become `<0xHH>` byte tokens (byte_fallback, SentencePiece style) or the unk token.
 import { TokenizerError } from './errors.js';
 import { Heap } from './heap.js';
 
@@ -12,13 +13,24 @@ export const pairKey = (a: number, b: number): number => a * PAIR_BASE + b;
 const POS_BASE = 2 ** 26;
 // Unique words seen by encode; Brown has ~60k. Cleared when full so memory stays bounded.
 const CACHE_LIMIT = 1_000_000;
+// Longer pieces are not cached: without a pre-tokenizer (Llama-2's first form) a piece is a whole text.
+const CACHE_MAX_WORD = 256;
 
 export interface BpeOptions {
   unkToken?: string | null;
   fuseUnk?: boolean;
   /** Emit a word that is itself in the vocab as one token without merging (Llama-3 style). */
   ignoreMerges?: boolean;
+  /** A character outside the vocab → its UTF-8 bytes as `<0xHH>` tokens, when all of them exist. */
+  byteFallback?: boolean;
+  /** Put before every character but a word's first (BERT-style "##"); merges drop it from the right part. */
+  continuingSubwordPrefix?: string;
+  /** Put after a word's last character. */
+  endOfWordSuffix?: string;
 }
+
+/** SentencePiece's byte token name: `<0x0A>` (uppercase hex, interop.md §4.2). */
+export const byteToken = (b: number): string => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
 
 export class BpeModel {
   /** id → token string; undefined for ids the vocab skips. */
@@ -40,12 +52,15 @@ export class BpeModel {
       this.tokens[id] = token;
     }
     this.mergedId = new Int32Array(merges.length);
+    const prefixLength = options.continuingSubwordPrefix?.length ?? 0;
     merges.forEach(([a, b], rank) => {
       const ia = vocab.get(a);
       const ib = vocab.get(b);
-      const im = vocab.get(a + b);
+      // HF: the merged token of "a" "##b" is "ab" when continuing_subword_prefix is "##".
+      const merged = a + (prefixLength > 0 && b.startsWith(options.continuingSubwordPrefix as string) ? b.slice(prefixLength) : b);
+      const im = vocab.get(merged);
       if (ia === undefined || ib === undefined || im === undefined) {
-        const missing = ia === undefined ? a : ib === undefined ? b : a + b;
+        const missing = ia === undefined ? a : ib === undefined ? b : merged;
         throw new TokenizerError(`model.merges[${rank}] ("${a}" "${b}") uses "${missing}", which is not in model.vocab`);
       }
       const key = pairKey(ia, ib);
@@ -65,20 +80,14 @@ export class BpeModel {
     if (typeof vocabJson !== 'object' || vocabJson === null || Array.isArray(vocabJson)) {
       throw new TokenizerError('model.vocab must be an object {token: id}');
     }
-    if (model.byte_fallback === true) {
-      throw new TokenizerError('model.byte_fallback = true is not supported yet', 'only byte-level BPE tokenizers (GPT-2 style) load for now');
-    }
-    for (const field of ['continuing_subword_prefix', 'end_of_word_suffix'] as const) {
-      const v = model[field];
-      if (v !== undefined && v !== null && v !== '') throw new TokenizerError(`model.${field} = ${JSON.stringify(v)} is not supported`);
-    }
     const merges = parseMerges(model.merges ?? []);
-    const unk = model.unk_token;
-    if (unk !== undefined && unk !== null && typeof unk !== 'string') throw new TokenizerError('model.unk_token must be a string or null');
     return new BpeModel(new Map(Object.entries(vocabJson as Record<string, number>)), merges, {
-      unkToken: unk ?? null,
-      fuseUnk: model.fuse_unk === true,
-      ignoreMerges: model.ignore_merges === true,
+      unkToken: optionalString(model, 'unk_token') ?? null,
+      fuseUnk: optionalBool(model, 'fuse_unk'),
+      ignoreMerges: optionalBool(model, 'ignore_merges'),
+      byteFallback: optionalBool(model, 'byte_fallback'),
+      continuingSubwordPrefix: optionalString(model, 'continuing_subword_prefix') || undefined,
+      endOfWordSuffix: optionalString(model, 'end_of_word_suffix') || undefined,
     });
   }
 
@@ -94,10 +103,10 @@ export class BpeModel {
       type: 'BPE',
       dropout: null,
       unk_token: this.options.unkToken ?? null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
+      continuing_subword_prefix: this.options.continuingSubwordPrefix ?? null,
+      end_of_word_suffix: this.options.endOfWordSuffix ?? null,
       fuse_unk: this.options.fuseUnk ?? false,
-      byte_fallback: false,
+      byte_fallback: this.options.byteFallback ?? false,
       ignore_merges: this.options.ignoreMerges ?? false,
       vocab,
       merges: this.merges.map(([a, b]) => (pairForm ? [a, b] : `${a} ${b}`)),
@@ -114,8 +123,10 @@ export class BpeModel {
     let ids = this.cache.get(word);
     if (ids === undefined) {
       ids = this.tokenizeWord(word);
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(word, ids);
+      if (word.length <= CACHE_MAX_WORD) {
+        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+        this.cache.set(word, ids);
+      }
     }
     for (let i = 0; i < ids.length; i++) out.push(ids[i]);
   }
@@ -159,18 +170,56 @@ export class BpeModel {
     return id.filter((x) => x >= 0);
   }
 
-  /** One id per character (code point); unknown characters → unk (fused if asked) or dropped, as HF does. */
+  /**
+   * One id per character (code point) as HF's BPE::merge_word does: a character outside the vocab becomes
+   * its `<0xHH>` byte tokens (byte_fallback), else unk (runs fused if fuse_unk), else is dropped.
+   */
   private charIds(word: string): number[] {
+    const { continuingSubwordPrefix: prefix, endOfWordSuffix: suffix, byteFallback, fuseUnk } = this.options;
+    const chars = [...word];
     const ids: number[] = [];
-    for (const ch of word) {
-      const id = this.vocab.get(ch);
-      if (id !== undefined) ids.push(id);
-      else if (this.unkId !== undefined && !(this.options.fuseUnk && ids[ids.length - 1] === this.unkId)) {
-        ids.push(this.unkId);
+    let pendingUnk = false; // an unk waiting to be pushed, so that fuse_unk can swallow the next one
+    chars.forEach((ch, i) => {
+      let piece = i > 0 && prefix ? prefix + ch : ch;
+      if (i === chars.length - 1 && suffix) piece += suffix;
+      const id = this.vocab.get(piece);
+      if (id !== undefined) {
+        if (pendingUnk) ids.push(this.unkId as number);
+        pendingUnk = false;
+        ids.push(id);
+        return;
       }
-    }
+      if (byteFallback) {
+        const bytes = [...utf8.encode(ch)].map((b) => this.vocab.get(byteToken(b)));
+        // HF pushes the bytes without flushing a pending unk first; only reachable with partial byte vocabs.
+        if (bytes.every((b) => b !== undefined)) {
+          ids.push(...(bytes as number[]));
+          return;
+        }
+      }
+      if (this.unkId === undefined) return;
+      if (pendingUnk && !fuseUnk) ids.push(this.unkId);
+      pendingUnk = true;
+    });
+    if (pendingUnk) ids.push(this.unkId as number);
     return ids;
   }
+}
+
+const utf8 = new TextEncoder();
+
+function optionalString(model: Record<string, unknown>, key: string): string | undefined {
+  const v = model[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new TokenizerError(`model.${key} must be a string or null, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function optionalBool(model: Record<string, unknown>, key: string): boolean {
+  const v = model[key];
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw new TokenizerError(`model.${key} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 /** interop.md §4.2: legacy "a b" strings (lines starting "#version" skipped) or [a, b] pairs. */

@@ -12,7 +12,7 @@ export class TokenizerError extends MoekitError {}
 export function unsupportedComponent(field: string, type: unknown, supported: readonly string[]): TokenizerError {
   return new TokenizerError(
     `${field}.type ${JSON.stringify(type)} is not supported; supported: ${supported.join(', ')}`,
-    'moekit reads byte-level BPE tokenizer.json files (GPT-2 style) for now',
+    'moekit reads BPE tokenizer.json files of the GPT-2, Llama, Mixtral, Qwen and OLMoE families (interop.md §4)',
   );
 }
 
@@ -24,4 +24,11 @@ export function componentType(json: unknown, field: string): string {
   const type = (json as { type?: unknown }).type;
   if (typeof type !== 'string') throw new TokenizerError(`${field}.type is missing`);
   return type;
+}
+
+/** A required string field of a tokenizer.json component. */
+export function stringField(o: Record<string, unknown>, key: string, field: string): string {
+  const v = o[key];
+  if (typeof v !== 'string') throw new TokenizerError(`${field}.${key} must be a string, got ${JSON.stringify(v)}`);
+  return v;
 }

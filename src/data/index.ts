@@ -13,8 +13,10 @@ import { splitDocuments } from './split.js';
 import { Tokenizer } from './tokenizer.js';
 import { DEFAULT_VOCAB_SIZE, trainTokenizer } from './train_tokenizer.js';
 
+export { type ChatMessage, ChatTemplate, type ChatTemplateOptions, applyChatTemplate } from './chat_template.js';
 export type { Document } from './document.js';
 export { DataError, TokenizerError } from './errors.js';
+export { type HfTokenizer, loadHfTokenizer } from './hf_tokenizer.js';
 export { type Batch, type TokenStream, TrainBatches, ValidBatches, encodeDocuments, sequenceCount } from './packing.js';
 export { splitDocuments } from './split.js';
 export { END_OF_TEXT, Tokenizer } from './tokenizer.js';

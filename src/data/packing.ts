@@ -32,8 +32,10 @@ export function encodeDocuments(
   docs: readonly Document[],
   sourceIndex: ReadonlyMap<string, number>,
   onProgress?: (fraction: number) => void,
+  /** The id that ends each document: <|endoftext|> (moekit's tokenizers), or a checkpoint's EOS. */
+  separator: number = tokenizer.specialId(END_OF_TEXT),
 ): TokenStream {
-  const eot = tokenizer.specialId(END_OF_TEXT);
+  const eot = separator;
   const parts: number[][] = [];
   let total = 0;
   docs.forEach((d, i) => {

@@ -1,15 +1,20 @@
 // tokenizer.json pre-tokenizers (interop.md §4.4): cut text into the words BPE sees. Each component
-// streams its pieces to `emit`, so a Sequence chains them without building arrays.
+// streams its pieces to `emit`, so a Sequence chains them without building arrays. `atStart` tells
+// whether a piece begins at offset 0 of the whole input (HF's offsets_original().0 == 0): Metaspace's
+// prepend_scheme "first" prefixes only that piece.
 import { toByteLevel } from './bytelevel.js';
-import { TokenizerError, componentType, unsupportedComponent } from './errors.js';
-import { GPT2_PATTERN, compileOniguruma, splitByRegex } from './regex.js';
+import { TokenizerError, componentType, stringField, unsupportedComponent } from './errors.js';
+import { GPT2_PATTERN, type PatternJSON, compileOniguruma, literalRegex, patternFromJSON, splitByRegex } from './regex.js';
+
+export type EmitPiece = (piece: string, atStart: boolean) => void;
 
 export interface PreTokenizer {
-  split(text: string, emit: (piece: string) => void): void;
+  /** `atStart` (default true): `text` begins at offset 0 of the input. */
+  split(text: string, emit: EmitPiece, atStart?: boolean): void;
   toJSON(): Record<string, unknown>;
 }
 
-const SUPPORTED = ['ByteLevel', 'Split', 'Sequence'];
+const SUPPORTED = ['ByteLevel', 'Split', 'Metaspace', 'Sequence'];
 
 export function preTokenizerFromJSON(json: unknown, field = 'pre_tokenizer'): PreTokenizer {
   const type = componentType(json, field);
@@ -23,6 +28,8 @@ export function preTokenizerFromJSON(json: unknown, field = 'pre_tokenizer'): Pr
       });
     case 'Split':
       return SplitPreTokenizer.fromJSON(o, field);
+    case 'Metaspace':
+      return MetaspacePreTokenizer.fromJSON(o, field);
     case 'Sequence': {
       const list = o.pretokenizers;
       if (!Array.isArray(list)) throw new TokenizerError(`${field}.pretokenizers must be an array`);
@@ -53,12 +60,19 @@ export class ByteLevelPreTokenizer implements PreTokenizer {
     this.useRegex = opts.useRegex ?? true;
   }
 
-  split(text: string, emit: (piece: string) => void): void {
+  split(text: string, emit: EmitPiece, atStart = true): void {
     if (text === '') return;
     // HF prefixes every piece it receives (not only the text's start) when it lacks a leading space.
     const t = this.addPrefixSpace && !text.startsWith(' ') ? ` ${text}` : text;
-    if (this.useRegex) splitByRegex(t, this.regex, (piece) => emit(toByteLevel(piece)));
-    else emit(toByteLevel(t));
+    if (!this.useRegex) {
+      emit(toByteLevel(t), atStart);
+      return;
+    }
+    let first = true;
+    splitByRegex(t, this.regex, (piece) => {
+      emit(toByteLevel(piece), atStart && first);
+      first = false;
+    });
   }
 
   toJSON(): Record<string, unknown> {
@@ -71,68 +85,24 @@ type SplitBehavior = (typeof BEHAVIORS)[number];
 
 /** Split on a regex or string; `behavior` says what becomes of the matches (HF SplitDelimiterBehavior). */
 export class SplitPreTokenizer implements PreTokenizer {
-  private readonly regex: RegExp;
-
   constructor(
-    readonly pattern: { Regex: string } | { String: string },
+    readonly pattern: PatternJSON,
     readonly behavior: SplitBehavior,
     readonly invert: boolean,
-    field = 'pre_tokenizer',
-  ) {
-    this.regex = 'Regex' in pattern
-      ? compileOniguruma(pattern.Regex, `${field}.pattern.Regex`)
-      : new RegExp(pattern.String.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gu');
-  }
+    private readonly regex: RegExp = 'Regex' in pattern ? compileOniguruma(pattern.Regex, 'pre_tokenizer.pattern.Regex') : literalRegex(pattern.String),
+  ) {}
 
   static fromJSON(o: Record<string, unknown>, field: string): SplitPreTokenizer {
-    const p = o.pattern as Record<string, unknown> | undefined;
-    const pattern = typeof p?.Regex === 'string' ? { Regex: p.Regex }
-      : typeof p?.String === 'string' ? { String: p.String } : undefined;
-    if (!pattern) throw new TokenizerError(`${field}.pattern must be {"Regex": ...} or {"String": ...}`);
+    const { pattern, regex } = patternFromJSON(o.pattern, `${field}.pattern`);
     const behavior = o.behavior as SplitBehavior;
     if (!BEHAVIORS.includes(behavior)) {
       throw new TokenizerError(`${field}.behavior ${JSON.stringify(o.behavior)} is not one of ${BEHAVIORS.join(', ')}`);
     }
-    return new SplitPreTokenizer(pattern, behavior, o.invert === true, field);
+    return new SplitPreTokenizer(pattern, behavior, bool(o, 'invert', false, field), regex);
   }
 
-  split(text: string, emit: (piece: string) => void): void {
-    const parts: { s: string; match: boolean }[] = [];
-    splitByRegex(text, this.regex, (s, isMatch) => parts.push({ s, match: isMatch !== this.invert }));
-    const out: string[] = [];
-    let previousMatch = false;
-    switch (this.behavior) {
-      case 'Removed':
-        for (const p of parts) if (!p.match) out.push(p.s);
-        break;
-      case 'Isolated':
-        for (const p of parts) out.push(p.s);
-        break;
-      case 'Contiguous':
-        for (const p of parts) {
-          if (p.match && previousMatch) out[out.length - 1] += p.s;
-          else out.push(p.s);
-          previousMatch = p.match;
-        }
-        break;
-      case 'MergedWithPrevious': // a match joins the piece before it, unless that piece is a match too
-        for (const p of parts) {
-          if (p.match && !previousMatch && out.length > 0) out[out.length - 1] += p.s;
-          else out.push(p.s);
-          previousMatch = p.match;
-        }
-        break;
-      case 'MergedWithNext': // mirror image: a match joins the piece after it, unless that is a match
-        for (let i = parts.length - 1; i >= 0; i--) {
-          const p = parts[i];
-          if (p.match && !previousMatch && out.length > 0) out[out.length - 1] = p.s + out[out.length - 1];
-          else out.push(p.s);
-          previousMatch = p.match;
-        }
-        out.reverse();
-        break;
-    }
-    for (const piece of out) emit(piece);
+  split(text: string, emit: EmitPiece, atStart = true): void {
+    splitWithBehavior(text, this.regex, this.behavior, this.invert, emit, atStart);
   }
 
   toJSON(): Record<string, unknown> {
@@ -140,15 +110,108 @@ export class SplitPreTokenizer implements PreTokenizer {
   }
 }
 
+/** Cuts `text` at the matches of `regex` and emits the pieces as `behavior` says (Split and Metaspace use it). */
+function splitWithBehavior(text: string, regex: RegExp, behavior: SplitBehavior, invert: boolean, emit: EmitPiece, atStart: boolean): void {
+  const parts: { s: string; match: boolean }[] = [];
+  splitByRegex(text, regex, (s, isMatch) => parts.push({ s, match: isMatch !== invert }));
+  // Each output piece with its offset in `text`, so only the piece at offset 0 inherits `atStart`.
+  const out: { s: string; at: number }[] = [];
+  let at = 0;
+  let previousMatch = false;
+  switch (behavior) {
+    case 'Removed':
+      for (const p of parts) {
+        if (!p.match) out.push({ s: p.s, at });
+        at += p.s.length;
+      }
+      break;
+    case 'Isolated':
+      for (const p of parts) {
+        out.push({ s: p.s, at });
+        at += p.s.length;
+      }
+      break;
+    case 'Contiguous': // runs of pieces with the same flag join (HF: two non-matches too, seen with invert)
+      for (const p of parts) {
+        if (p.match === previousMatch && out.length > 0) out[out.length - 1].s += p.s;
+        else out.push({ s: p.s, at });
+        previousMatch = p.match;
+        at += p.s.length;
+      }
+      break;
+    case 'MergedWithPrevious': // a match joins the piece before it, unless that piece is a match too
+      for (const p of parts) {
+        if (p.match && !previousMatch && out.length > 0) out[out.length - 1].s += p.s;
+        else out.push({ s: p.s, at });
+        previousMatch = p.match;
+        at += p.s.length;
+      }
+      break;
+    case 'MergedWithNext': { // mirror image: a match joins the piece after it, unless that is a match
+      at = text.length;
+      for (let i = parts.length - 1; i >= 0; i--) {
+        const p = parts[i];
+        at -= p.s.length;
+        if (p.match && !previousMatch && out.length > 0) {
+          out[out.length - 1].s = p.s + out[out.length - 1].s;
+          out[out.length - 1].at = at;
+        } else {
+          out.push({ s: p.s, at });
+        }
+        previousMatch = p.match;
+      }
+      out.reverse();
+      break;
+    }
+  }
+  for (const piece of out) emit(piece.s, atStart && piece.at === 0);
+}
+
+const PREPEND_SCHEMES = ['always', 'first', 'never'] as const;
+type PrependScheme = (typeof PREPEND_SCHEMES)[number];
+
+/** SentencePiece style: " " → "▁", a "▁" in front (per prepend_scheme), cut before each "▁" if `split`. */
+export class MetaspacePreTokenizer implements PreTokenizer {
+  private readonly replacementRegex: RegExp;
+
+  constructor(readonly replacement: string, readonly prependScheme: PrependScheme, readonly splitPieces: boolean) {
+    this.replacementRegex = literalRegex(replacement);
+  }
+
+  static fromJSON(o: Record<string, unknown>, field: string): MetaspacePreTokenizer {
+    const replacement = stringField(o, 'replacement', field);
+    if ([...replacement].length !== 1) throw new TokenizerError(`${field}.replacement must be one character, got ${JSON.stringify(replacement)}`);
+    // Files older than tokenizers 0.19 have add_prefix_space instead: false ⇒ never, true ⇒ always.
+    const scheme = o.prepend_scheme ?? (o.add_prefix_space === false ? 'never' : 'always');
+    if (!PREPEND_SCHEMES.includes(scheme as PrependScheme)) {
+      throw new TokenizerError(`${field}.prepend_scheme ${JSON.stringify(scheme)} is not one of ${PREPEND_SCHEMES.join(', ')}`);
+    }
+    return new MetaspacePreTokenizer(replacement, scheme as PrependScheme, bool(o, 'split', true, field));
+  }
+
+  split(text: string, emit: EmitPiece, atStart = true): void {
+    if (text === '') return;
+    let t = text.replaceAll(' ', this.replacement);
+    const prepend = this.prependScheme === 'always' || (this.prependScheme === 'first' && atStart);
+    if (prepend && !t.startsWith(this.replacement)) t = this.replacement + t;
+    if (this.splitPieces) splitWithBehavior(t, this.replacementRegex, 'MergedWithNext', false, emit, atStart);
+    else emit(t, atStart);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { type: 'Metaspace', replacement: this.replacement, prepend_scheme: this.prependScheme, split: this.splitPieces };
+  }
+}
+
 export class SequencePreTokenizer implements PreTokenizer {
   constructor(readonly steps: readonly PreTokenizer[]) {}
 
-  split(text: string, emit: (piece: string) => void): void {
-    const run = (i: number, piece: string): void => {
-      if (i === this.steps.length) emit(piece);
-      else this.steps[i].split(piece, (next) => run(i + 1, next));
+  split(text: string, emit: EmitPiece, atStart = true): void {
+    const run = (i: number, piece: string, pieceAtStart: boolean): void => {
+      if (i === this.steps.length) emit(piece, pieceAtStart);
+      else this.steps[i].split(piece, (next, nextAtStart) => run(i + 1, next, nextAtStart), pieceAtStart);
     };
-    run(0, text);
+    run(0, text, atStart);
   }
 
   toJSON(): Record<string, unknown> {

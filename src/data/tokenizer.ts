@@ -1,10 +1,11 @@
-// A tokenizer.json pipeline (interop.md §4.1): added-token split → pre-tokenizer → BPE model →
-// post-processor; decoding: ids → tokens → decoder. Normalizers come with the HF-model issue.
+// A tokenizer.json pipeline (interop.md §4.1): added-token split → normalizer → pre-tokenizer → BPE
+// model → post-processor; decoding: ids → tokens → decoder.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { AddedTokens } from './added_tokens.js';
 import { BpeModel } from './bpe.js';
 import { type Decoder, decoderFromJSON } from './decoders.js';
 import { TokenizerError, componentType, unsupportedComponent } from './errors.js';
+import { type Normalizer, normalizerFromJSON } from './normalizers.js';
 import { type PostProcessor, postProcessorFromJSON } from './postprocessors.js';
 import { type PreTokenizer, preTokenizerFromJSON } from './pretokenizers.js';
 
@@ -12,7 +13,7 @@ import { type PreTokenizer, preTokenizerFromJSON } from './pretokenizers.js';
 export const END_OF_TEXT = '<|endoftext|>';
 
 export interface EncodeOptions {
-  /** Match added/special tokens written in the text (HF default). False: encode them as plain text. */
+  /** Match special tokens written in the text (HF default). False: encode them as plain text (HF encode_special_tokens). */
   parseSpecial?: boolean;
   /** Let the post-processor add its special tokens (HF add_special_tokens; default true). */
   addSpecial?: boolean;
@@ -20,6 +21,7 @@ export interface EncodeOptions {
 
 export interface TokenizerParts {
   model: BpeModel;
+  normalizer?: Normalizer | null;
   preTokenizer: PreTokenizer | null;
   decoder: Decoder | null;
   postProcessor: PostProcessor | null;
@@ -28,15 +30,21 @@ export interface TokenizerParts {
 
 export class Tokenizer {
   readonly model: BpeModel;
+  readonly normalizer: Normalizer | null;
   readonly preTokenizer: PreTokenizer | null;
   readonly decoder: Decoder | null;
   readonly postProcessor: PostProcessor | null;
   readonly added: AddedTokens;
   /** Ids run from 0 to vocabSize - 1 (model vocab and added tokens): the embedding's row count. */
   readonly vocabSize: number;
+  // One closure for the tokenizer's life: AddedTokens keys its normalized-token matcher on it.
+  private readonly normalize: ((s: string) => string) | null;
 
   constructor(parts: TokenizerParts) {
     this.model = parts.model;
+    this.normalizer = parts.normalizer ?? null;
+    const normalizer = this.normalizer;
+    this.normalize = normalizer ? (s) => normalizer.normalize(s) : null;
     this.preTokenizer = parts.preTokenizer;
     this.decoder = parts.decoder;
     this.postProcessor = parts.postProcessor;
@@ -48,13 +56,11 @@ export class Tokenizer {
   static fromJSON(json: unknown): Tokenizer {
     if (typeof json !== 'object' || json === null) throw new TokenizerError('tokenizer.json must hold a JSON object');
     const o = json as Record<string, unknown>;
-    if (o.normalizer !== null && o.normalizer !== undefined) {
-      throw unsupportedComponent('normalizer', componentType(o.normalizer, 'normalizer'), ['null']);
-    }
     const modelType = componentType(o.model, 'model');
     if (modelType !== 'BPE') throw unsupportedComponent('model', modelType, ['BPE']);
     return new Tokenizer({
       model: BpeModel.fromJSON(o.model as Record<string, unknown>),
+      normalizer: o.normalizer == null ? null : normalizerFromJSON(o.normalizer),
       preTokenizer: o.pre_tokenizer == null ? null : preTokenizerFromJSON(o.pre_tokenizer),
       decoder: o.decoder == null ? null : decoderFromJSON(o.decoder),
       postProcessor: o.post_processor == null ? null : postProcessorFromJSON(o.post_processor),
@@ -83,7 +89,7 @@ export class Tokenizer {
       truncation: null,
       padding: null,
       added_tokens: this.added.toJSON(),
-      normalizer: null,
+      normalizer: this.normalizer?.toJSON() ?? null,
       pre_tokenizer: this.preTokenizer?.toJSON() ?? null,
       post_processor: this.postProcessor?.toJSON() ?? null,
       decoder: this.decoder?.toJSON() ?? null,
@@ -100,15 +106,15 @@ export class Tokenizer {
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
     const ids: number[] = [];
-    const encodeText = (s: string): void => {
-      if (this.preTokenizer === null) this.model.encodeWord(s, ids);
-      else this.preTokenizer.split(s, (piece) => this.model.encodeWord(piece, ids));
-    };
-    if (opts.parseSpecial ?? true) this.added.split(text, encodeText, (id) => ids.push(id));
-    else encodeText(text);
+    const encodeWord = (piece: string): void => this.model.encodeWord(piece, ids);
+    this.added.split(text, { parseSpecial: opts.parseSpecial ?? true, normalize: this.normalize }, (s, atStart) => {
+      if (this.preTokenizer === null) encodeWord(s);
+      else this.preTokenizer.split(s, encodeWord, atStart);
+    }, (id) => ids.push(id));
     return (opts.addSpecial ?? true) && this.postProcessor ? this.postProcessor.process(ids) : ids;
   }
 
+  /** HF decode: ids → tokens (special ones dropped if asked) → decoder; with no decoder, tokens joined by " ". */
   decode(ids: ArrayLike<number>, opts: { skipSpecial?: boolean } = {}): string {
     const tokens: string[] = [];
     for (let i = 0; i < ids.length; i++) {
@@ -116,7 +122,7 @@ export class Tokenizer {
       if (added?.special && opts.skipSpecial) continue;
       tokens.push(added?.content ?? this.tokenOf(ids[i]));
     }
-    return (this.decoder ? this.decoder.decodeChain(tokens) : tokens).join('');
+    return this.decoder ? this.decoder.decodeChain(tokens).join('') : tokens.join(' ');
   }
 
   /** The token string of an id (model vocab or added token). */

@@ -84,26 +84,16 @@ export interface TokenRecords {
 }
 
 /**
- * A copy of `model` whose MoE layers route with `router` (validated against every layer's expert count);
- * every parameter is shared by value (copied), so only routing changes. Refused for a dense model.
+ * Runs `fn` while `model`'s MoE layers route with `router` (validated against every layer's expert
+ * count; the parameters are kept, nothing is copied), then restores the trained routers.
  */
-export function withRouter(model: DecoderLM, router: RouterConfig | Record<string, unknown>): DecoderLM {
-  if (!model.config.moe) {
-    throw new ConfigError('a router override needs an MoE model; this model is dense (no MoE layers)', 'drop --router');
+export function routedWith<R>(model: DecoderLM, router: RouterConfig | Record<string, unknown>, fn: () => R): R {
+  const previous = model.setRouter(router);
+  try {
+    return fn();
+  } finally {
+    model.restoreRouters(previous);
   }
-  const config = parseModelConfig({ ...toHfConfig(model.config), router }, 'router override');
-  const out = new DecoderLM(config, { seed: 0 });
-  for (const [name, p] of out.params) {
-    const src = model.params.get(name);
-    if (!src) throw new ConfigError(`router override: the ${config.moe!.router.type} router needs parameter ${name}, which the model does not have`);
-    if (src.size !== p.size) throw new ConfigError(`router override: parameter ${name} has ${src.size} values, the new router needs ${p.size}`);
-    p.data.set(src.data);
-  }
-  for (const name of model.params.keys()) {
-    if (!out.params.has(name)) throw new ConfigError(`router override: the model's parameter ${name} has no place with the ${config.moe!.router.type} router`);
-  }
-  out.routingRng.setState(model.routingRng.getState());
-  return out;
 }
 
 /** Runs the batches (evaluation mode, no gradients) and keeps what each counted token did. */
@@ -195,7 +185,11 @@ export function byDifficulty(records: TokenRecords): DifficultyBucket[] {
 
 /** Perplexity, §16 routing statistics, per-source and per-difficulty breakdowns over the batches. */
 export function evaluateModel(model: DecoderLM, opts: EvaluateOptions): ModelEvaluation {
-  const m = opts.router ? withRouter(model, opts.router) : model;
+  if (opts.router) {
+    const { router, ...rest } = opts;
+    return routedWith(model, router, () => evaluateModel(model, rest));
+  }
+  const m = model;
   const collector = new RoutingCollector();
   const { records, lossSum } = collectTokens(m, opts.batches, opts.seqLen, collector);
   const tokens = records.loss.length;

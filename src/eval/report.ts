@@ -155,15 +155,23 @@ th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}th:first-child,td:f
 // Marks the page once charts are laid out: data-charts="drawn/total" on <body> (read by the browser test).
 const SCRIPT = `window.addEventListener('load',function(){var c=document.querySelectorAll('svg.chart'),n=0;for(var i=0;i<c.length;i++){var b=c[i].getBBox();if(b.width>0&&b.height>0&&c[i].querySelectorAll('.axes').length>0)n++;}document.body.setAttribute('data-charts',n+'/'+c.length);});`;
 
-export function renderReport(s: Summary): string {
-  const title = s.kind === 'demo' ? 'moekit demo: dense vs Top-1 vs Top-2 vs Top-P' : `moekit compare: ${s.models.map((m) => m.name).join(' vs ')}`;
-  const findings = s.findings.map((f) => `<li class="finding ${f.status.replace(' ', '-')}"><strong>${esc(f.claim)}</strong>: ${esc(f.status)}. ${esc(f.detail)}</li>`).join('');
-  const diffs = s.differences.map((d) => `<li>${esc(differenceText(d))}</li>`).join('');
+/** A self-contained page: moekit's style, `body`, and the chart-layout marker script. */
+export function htmlPage(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><meta name="viewport" content="width=device-width,initial-scale=1"><style>${STYLE}</style></head>
 <body>
 <h1>${esc(title)}</h1>
-<section id="measured"><h2>What was measured</h2><p>${esc(s.measured)}</p>
+${body}
+<script>${SCRIPT}</script>
+</body></html>
+`;
+}
+
+export function renderReport(s: Summary): string {
+  const title = s.kind === 'demo' ? 'moekit demo: dense vs Top-1 vs Top-2 vs Top-P' : `moekit compare: ${s.models.map((m) => m.name).join(' vs ')}`;
+  const findings = s.findings.map((f) => `<li class="finding ${f.status.replace(' ', '-')}"><strong>${esc(f.claim)}</strong>: ${esc(f.status)}. ${esc(f.detail)}</li>`).join('');
+  const diffs = s.differences.map((d) => `<li>${esc(differenceText(d))}</li>`).join('');
+  return htmlPage(title, `<section id="measured"><h2>What was measured</h2><p>${esc(s.measured)}</p>
 <p>Data: ${esc(s.data)}. Token budget per run: ${s.token_budget.toLocaleString('en-US')} tokens. Seeds: ${esc(s.seeds.join(', '))}. Backend: ${esc(s.backend)}.${s.wall_s !== null ? ` Wall time of this invocation: ${s.wall_s.toFixed(0)} s.` : ''} Written ${esc(s.created)}.</p>
 ${s.notes.map((n) => `<p class="note">${esc(n)}</p>`).join('')}</section>
 <section id="results"><h2>Results</h2>${table(s)}
@@ -171,8 +179,5 @@ ${diffs ? `<h3>Differences in validation loss</h3><ul class="differences">${diff
 ${findings ? `<h3>The paper's findings, checked on these runs</h3><ul class="findings">${findings}</ul>` : ''}
 ${taskTable(s)}</section>
 <section id="charts"><h2>Charts</h2>${charts(s).join('\n')}</section>
-<section id="seeds"><h2>Every run</h2>${perSeedTable(s)}<p>All numbers on this page are read from <code>summary.json</code>, which is gathered from each run's <code>metrics.jsonl</code>; nothing is estimated or copied from the paper.</p></section>
-<script>${SCRIPT}</script>
-</body></html>
-`;
+<section id="seeds"><h2>Every run</h2>${perSeedTable(s)}<p>All numbers on this page are read from <code>summary.json</code>, which is gathered from each run's <code>metrics.jsonl</code>; nothing is estimated or copied from the paper.</p></section>`);
 }

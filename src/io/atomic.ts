@@ -4,7 +4,8 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
+/** `data` may be an iterable that makes each chunk on demand (a generator), so large files stream. */
+export function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<Uint8Array>): void {
   const tmp = `${path}.tmp-${process.pid}`;
   const parts = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
   let fd = -1;

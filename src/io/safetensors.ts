@@ -8,11 +8,12 @@
 // touched, offsets are never trusted, sizes are computed in BigInt. Typed arrays are host-endian;
 // moekit targets little-endian hosts (x86-64, arm64).
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { backend } from '../backend/index.js';
-import { nearest, shapeStr } from '../tensor/errors.js';
+import { nearest, shapeStr, type MoekitError } from '../tensor/errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { SafetensorsError } from './errors.js';
+import { concatArrays } from './concat.js';
 
 // ---- dtypes (§1.2) -----------------------------------------------------------------------------------
 
@@ -50,7 +51,7 @@ function isSupported(dtype: string): dtype is Dtype {
   return Object.hasOwn(WRITE_RANK, dtype);
 }
 
-function elemBytes(dtype: Dtype): number {
+export function elemBytes(dtype: Dtype): number {
   return DTYPE_BITS[dtype] / 8;
 }
 
@@ -60,7 +61,7 @@ const ARRAY_TYPE = {
 } as const satisfies Record<Dtype, unknown>;
 
 /** A typed array of `dtype` over `length` elements of `buffer` from `byteOffset` (which must be aligned). */
-function viewOf(dtype: Dtype, buffer: ArrayBufferLike, byteOffset: number, length: number): SafetensorsData {
+export function viewOf(dtype: Dtype, buffer: ArrayBufferLike, byteOffset: number, length: number): SafetensorsData {
   switch (dtype) {
     case 'F32': return new Float32Array(buffer, byteOffset, length);
     case 'F16': case 'BF16': return new Uint16Array(buffer, byteOffset, length);
@@ -70,7 +71,7 @@ function viewOf(dtype: Dtype, buffer: ArrayBufferLike, byteOffset: number, lengt
   }
 }
 
-function makeTensor(name: string, dtype: Dtype, shape: readonly number[], data: SafetensorsData): SafetensorsTensor {
+export function makeTensor(name: string, dtype: Dtype, shape: readonly number[], data: SafetensorsData): SafetensorsTensor {
   return { name, dtype, shape, data } as SafetensorsTensor;
 }
 
@@ -123,6 +124,7 @@ function describe(v: unknown): string {
 function q(name: string): string {
   return JSON.stringify(name.length > 120 ? `${name.slice(0, 120)}…` : name);
 }
+export { q as quoteName };
 
 /** What is wrong with an array that should hold `count` (or any number of) non-negative integers. */
 function badIndexArray(v: unknown, count?: number): string | null {
@@ -327,6 +329,8 @@ export interface SafetensorsFile {
 export interface SafetensorsReader extends SafetensorsHeader {
   /** Reads one tensor into a fresh (aligned) typed array. */
   read(name: string): SafetensorsTensor;
+  /** Reads one tensor's raw little-endian bytes into `dst` (exactly its byte length): no intermediate copy. */
+  readInto(name: string, dst: Uint8Array): void;
   close(): void;
 }
 
@@ -380,6 +384,15 @@ export function openSafetensors(path: string): SafetensorsReader {
       const buffer = new ArrayBuffer(info.end - info.begin);
       readFully(fd, path, new Uint8Array(buffer), header.dataStart + info.begin);
       return makeTensor(name, dtype, [...info.shape], viewOf(dtype, buffer, 0, numelOf(info.shape)));
+    },
+    readInto(name: string, dst: Uint8Array): void {
+      const info = header.tensors.get(name);
+      if (!info) throw tensorNotFound(path, name, [...header.tensors.keys()]);
+      if (!open) throw new SafetensorsError('Io', `${path}: cannot read tensor ${q(name)}: the reader is closed`);
+      if (dst.length !== info.end - info.begin) {
+        throw new SafetensorsError('InvalidTensor', `${path}: tensor ${q(name)} holds ${info.end - info.begin} bytes, the destination ${dst.length}`);
+      }
+      readFully(fd, path, dst, header.dataStart + info.begin);
     },
     close(): void {
       if (open) closeSync(fd);
@@ -445,60 +458,136 @@ export interface ShardedSafetensors {
   tensors: Map<string, SafetensorsTensor>;
 }
 
+/** Makes the error of one checkpoint format for a shard-index problem (§1.5). */
+export type ShardErrorFactory = (code: 'Io' | 'InvalidIndex', message: string, hint?: string) => MoekitError;
+
+/** A validated shard index (§1.5). */
+interface ShardIndex {
+  path: string;
+  weightMap: Map<string, string>;
+  /** The index's "metadata" object as written. */
+  metadata: Record<string, unknown>;
+  /** Distinct shard file names, sorted. */
+  shards: string[];
+}
+
 /**
  * Read a sharded checkpoint through its index (§1.5): each shard is opened once; every weight_map entry
  * must exist in its shard and no shard may hold a tensor the index does not map to it.
  */
 export function readShardedSafetensors(dir: string, indexName = SHARD_INDEX): ShardedSafetensors {
-  const indexPath = join(dir, indexName);
-  const { weightMap, metadata } = readShardIndex(indexPath);
-  const shards = [...new Set(weightMap.values())].sort();
-  const readers: SafetensorsReader[] = [];
+  return readShardedCheckpoint(dir, indexName, shardError, openSafetensorsShard);
+}
+
+/** A sharded safetensors checkpoint validated and kept open (§1.5): headers now, tensor data on demand. */
+export function openShardedSafetensors(dir: string, indexName = SHARD_INDEX): { readers: SafetensorsShard[]; shards: string[] } {
+  const { index, readers } = openShardedCheckpoint(dir, indexName, shardError, openSafetensorsShard);
+  return { readers, shards: index.shards };
+}
+
+const shardError: ShardErrorFactory = (code, message, hint) => new SafetensorsError(code, message, hint);
+
+export interface SafetensorsShard extends ShardReader {
+  reader: SafetensorsReader;
+}
+
+function openSafetensorsShard(path: string): SafetensorsShard {
+  const reader = openSafetensors(path);
   try {
-    for (const shard of shards) {
-      try {
-        readers.push(openSafetensors(join(dir, shard)));
-      } catch (e) {
-        if (e instanceof SafetensorsError && e.code === 'Io') {
-          throw new SafetensorsError('InvalidIndex', `${indexPath}: shard ${q(shard)} cannot be read (${e.message})`,
-            'the checkpoint is incomplete: download or copy every shard listed in the index');
-        }
-        throw e;
-      }
-    }
-    // Cross-check every header against the index before reading any data.
-    for (const [i, reader] of readers.entries()) {
-      for (const [name, info] of reader.tensors) {
-        const listed = weightMap.get(name);
-        if (listed !== shards[i]) {
-          throw new SafetensorsError('InvalidIndex', `${reader.path}: tensor ${q(name)} is not listed for this shard in ${indexPath}`
-            + (listed === undefined ? '' : ` (the index maps it to ${q(listed)})`), BAD_WRITER);
-        }
-        requireSupported(reader.path, name, info.dtype);
-      }
-    }
-    for (const [name, shard] of weightMap) {
-      const reader = readers[shards.indexOf(shard)];
-      if (!reader.tensors.has(name)) {
-        throw new SafetensorsError('InvalidIndex', `${indexPath}: maps tensor ${q(name)} to ${q(shard)}, but that shard has no such tensor`, BAD_WRITER);
-      }
-    }
+    for (const [name, info] of reader.tensors) requireSupported(path, name, info.dtype);
+  } catch (e) {
+    reader.close();
+    throw e;
+  }
+  const names = [...reader.tensors.keys()];
+  return { path, names, reader, close: () => reader.close(), readAll: () => new Map(names.map((n) => [n, reader.read(n)])) };
+}
+
+/** One shard opened and validated (headers only) by a format's reader. */
+export interface ShardReader {
+  path: string;
+  /** The tensors the shard holds. */
+  names: readonly string[];
+  readAll(): Map<string, SafetensorsTensor>;
+  close(): void;
+}
+
+/**
+ * The §1.5 loader, whatever the shard format: read the index, open each distinct shard once and
+ * cross-check every shard's tensor names against the index before any data is read. The shards stay
+ * open; the caller closes them.
+ */
+export function openShardedCheckpoint<R extends ShardReader>(dir: string, indexName: string, fail: ShardErrorFactory,
+  open: (path: string) => R): { index: { metadata: Record<string, unknown>; shards: string[] }; readers: R[] } {
+  const index = readShardIndex(join(dir, indexName), fail);
+  const readers: R[] = [];
+  try {
+    for (const shard of index.shards) readers.push(openShard(index, shard, open, fail));
+    checkShards(index, readers, fail);
+    return { index, readers };
+  } catch (e) {
+    for (const reader of readers) reader.close();
+    throw e;
+  }
+}
+
+/** openShardedCheckpoint, then read every tensor. */
+export function readShardedCheckpoint(dir: string, indexName: string, fail: ShardErrorFactory,
+  open: (path: string) => ShardReader): ShardedSafetensors {
+  const { index, readers } = openShardedCheckpoint(dir, indexName, fail, open);
+  try {
     const tensors = new Map<string, SafetensorsTensor>();
-    for (const reader of readers) for (const name of reader.tensors.keys()) tensors.set(name, reader.read(name));
-    return { dir, indexMetadata: metadata, shards, tensors };
+    for (const reader of readers) for (const [name, t] of reader.readAll()) tensors.set(name, t);
+    return { dir, indexMetadata: index.metadata, shards: index.shards, tensors };
   } finally {
     for (const reader of readers) reader.close();
   }
 }
 
-function readShardIndex(indexPath: string): { weightMap: Map<string, string>; metadata: Record<string, unknown> } {
+/** Open one listed shard with `open`; a shard that cannot be read means the checkpoint is incomplete. */
+function openShard<R extends ShardReader>(index: ShardIndex, shard: string, open: (path: string) => R, fail: ShardErrorFactory): R {
+  try {
+    return open(join(dirname(index.path), shard));
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'Io') {
+      throw fail('InvalidIndex', `${index.path}: shard ${q(shard)} cannot be read (${(e as Error).message})`,
+        'the checkpoint is incomplete: download or copy every shard listed in the index');
+    }
+    throw e;
+  }
+}
+
+/**
+ * §1.5 cross-check: `contents[i]` lists the tensors of `index.shards[i]` (read from `path`); every
+ * weight_map entry must be in its shard and every shard tensor must be mapped to that shard.
+ */
+function checkShards(index: ShardIndex, contents: readonly ShardReader[], fail: ShardErrorFactory): void {
+  const held = contents.map((c) => new Set(c.names));
+  for (const [i, { path, names }] of contents.entries()) {
+    for (const name of names) {
+      const listed = index.weightMap.get(name);
+      if (listed !== index.shards[i]) {
+        throw fail('InvalidIndex', `${path}: tensor ${q(name)} is not listed for this shard in ${index.path}`
+          + (listed === undefined ? '' : ` (the index maps it to ${q(listed)})`), BAD_WRITER);
+      }
+    }
+  }
+  for (const [name, shard] of index.weightMap) {
+    if (!held[index.shards.indexOf(shard)].has(name)) {
+      throw fail('InvalidIndex', `${index.path}: maps tensor ${q(name)} to ${q(shard)}, but that shard has no such tensor`, BAD_WRITER);
+    }
+  }
+}
+
+/** Read and validate a shard index (§1.5); shard names must be plain file names next to it. */
+function readShardIndex(indexPath: string, fail: ShardErrorFactory): ShardIndex {
   let raw: Uint8Array;
   try {
     raw = readFileSync(indexPath);
   } catch (e) {
-    throw ioError(indexPath, 'open', e);
+    throw fail('Io', `${indexPath}: cannot open: ${(e as Error).message}`);
   }
-  const bad = (what: string) => new SafetensorsError('InvalidIndex', `${indexPath}: ${what}`, 'the index should be {"metadata": {...}, "weight_map": {"<tensor>": "<shard file>"}}');
+  const bad = (what: string) => fail('InvalidIndex', `${indexPath}: ${what}`, 'the index should be {"metadata": {...}, "weight_map": {"<tensor>": "<shard file>"}}');
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
@@ -527,7 +616,7 @@ function readShardIndex(indexPath: string): { weightMap: Map<string, string>; me
     }
     weightMap.set(name, shard);
   }
-  return { weightMap, metadata };
+  return { path: indexPath, weightMap, metadata, shards: [...new Set(weightMap.values())].sort() };
 }
 
 // ---- writer (§1.4) -------------------------------------------------------------------------------------
@@ -591,14 +680,7 @@ function encode(tensors: readonly SafetensorsTensor[], metadata: Record<string, 
 
 /** The complete file image (§1.4), byte for byte what writeSafetensors writes. */
 export function serializeSafetensors(tensors: readonly SafetensorsTensor[], metadata?: Record<string, string>): Uint8Array {
-  const parts = encode(tensors, metadata);
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatArrays(encode(tensors, metadata), (n) => new Uint8Array(n));
 }
 
 /**

@@ -2,7 +2,7 @@
 // an unknown key is an error naming the nearest valid one (loaders that drop unknown keys silently
 // turn typos into wrong models).
 import { ConfigError, nearest } from '../tensor/index.js';
-import { parseRouterConfig, type RouterConfig } from '../moe/index.js';
+import { parseRouterConfig, sharedExperts, type RouterConfig } from '../moe/index.js';
 
 /**
  * Mixture-of-Experts settings. Layer placement follows the sources: Dynamic_MoE's `expert_frequency`
@@ -33,7 +33,49 @@ export interface MoeConfig {
    * depends on it: a larger std gives sharper router probabilities, hence fewer Top-P experts.
    */
   router_initializer_range: number;
+  /**
+   * Width of an always-on shared expert beside the routed ones (Qwen2-MoE `shared_expert`, DeepSeekMoE's
+   * `n_shared_experts × moe_intermediate_size`, §13); 0 = none.
+   */
+  shared_expert_intermediate_size: number;
+  /** Qwen2-MoE: the shared expert's output is scaled by sigmoid(x·w_g), w_g = `shared_expert_gate` [1, d]. */
+  shared_expert_gate: boolean;
 }
+
+/**
+ * Multi-head latent attention (DeepSeek-V2/V3, interop §3.4): queries (optionally through a low-rank
+ * `q_lora_rank` bottleneck) and keys/values from a shared `kv_lora_rank` latent; RoPE only on the
+ * `qk_rope_head_dim` slice, whose key part is shared by all heads.
+ */
+export interface MlaConfig {
+  q_lora_rank: number | null;
+  kv_lora_rank: number;
+  qk_nope_head_dim: number;
+  qk_rope_head_dim: number;
+  v_head_dim: number;
+  /** RoPE pairs adjacent dims (2j, 2j+1) of the rope slice instead of rotate-half halves. */
+  rope_interleave: boolean;
+}
+
+/**
+ * YaRN RoPE scaling (HF v4 `rope_scaling` / v5 `rope_parameters` with rope_type "yarn", interop §3.2), as
+ * DeepSeek-V2/V3 checkpoints use it. Absent optional fields keep HF's meaning: factor = max/original
+ * positions, attention_factor derived from mscale / mscale_all_dim.
+ */
+export interface YarnScaling {
+  rope_type: 'yarn';
+  factor: number;
+  original_max_position_embeddings: number;
+  beta_fast: number;
+  beta_slow: number;
+  mscale: number | null;
+  mscale_all_dim: number | null;
+  attention_factor: number | null;
+  truncate: boolean;
+}
+
+/** How q and k are normalised before RoPE: OLMoE over the whole projection, Qwen3-MoE per head. */
+export type QkNorm = 'none' | 'full' | 'per_head';
 
 export interface ModelConfig {
   /** `llama` (dense) or `moekit_moe` (MoE layers in some FFN slots). */
@@ -48,12 +90,21 @@ export interface ModelConfig {
   head_dim: number;
   rms_norm_eps: number;
   rope_theta: number;
+  /** null = plain RoPE. */
+  rope_scaling: YarnScaling | null;
   max_position_embeddings: number;
   tie_word_embeddings: boolean;
   initializer_range: number;
   hidden_act: 'silu';
   bos_token_id: number | null;
   eos_token_id: number | null;
+  /** Biases on q/k/v/o (HF `attention_bias`). */
+  attention_bias: boolean;
+  /** Biases on q/k/v only (Qwen2-MoE `qkv_bias`). */
+  qkv_bias: boolean;
+  qk_norm: QkNorm;
+  /** Multi-head latent attention instead of q/k/v projections (DeepSeek-V2/V3); null = standard attention. */
+  mla: MlaConfig | null;
   /** null for a dense model. */
   moe: MoeConfig | null;
 }
@@ -63,23 +114,29 @@ const DEFAULTS: Omit<ModelConfig, 'vocab_size' | 'hidden_size' | 'intermediate_s
   model_type: 'llama',
   rms_norm_eps: 1e-6,
   rope_theta: 10000,
+  rope_scaling: null,
   max_position_embeddings: 2048,
   tie_word_embeddings: false,
   initializer_range: 0.02,
   hidden_act: 'silu',
   bos_token_id: null,
   eos_token_id: null,
+  attention_bias: false,
+  qkv_bias: false,
+  qk_norm: 'none',
+  mla: null,
 };
 
 const REQUIRED = ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads'] as const;
-const OPTIONAL = ['model_type', 'num_key_value_heads', 'head_dim', 'rms_norm_eps', 'rope_theta',
+const OPTIONAL = ['model_type', 'num_key_value_heads', 'head_dim', 'rms_norm_eps', 'rope_theta', 'rope_scaling',
   'max_position_embeddings', 'tie_word_embeddings', 'initializer_range', 'hidden_act', 'bos_token_id',
-  'eos_token_id'] as const;
+  'eos_token_id', 'attention_bias', 'qkv_bias', 'qk_norm', 'mla'] as const;
 const MOE_KEYS = ['num_experts', 'moe_intermediate_size', 'router', 'expert_frequency', 'first_k_dense_replace',
-  'moe_layers', 'router_aux_loss_reduction', 'residual', 'expert_dropout', 'router_initializer_range'] as const;
+  'moe_layers', 'router_aux_loss_reduction', 'residual', 'expert_dropout', 'router_initializer_range',
+  'shared_expert_intermediate_size', 'shared_expert_gate'] as const;
 /** Keys HF writes into config.json that carry nothing for this model: accepted and dropped. */
 const HF_BOOKKEEPING = ['architectures', 'torch_dtype', 'dtype', 'transformers_version', 'use_cache',
-  'attention_bias', 'attention_dropout', 'mlp_bias', 'pretraining_tp', 'pad_token_id', 'rope_scaling',
+  'attention_dropout', 'mlp_bias', 'pretraining_tp', 'pad_token_id',
   'rope_parameters', '_name_or_path'] as const;
 export const MODEL_CONFIG_KEYS: readonly string[] = [...REQUIRED, ...OPTIONAL, ...MOE_KEYS, ...HF_BOOKKEEPING];
 
@@ -127,7 +184,7 @@ export function parseModelConfig(raw: unknown, where = 'model config'): ModelCon
     fail(where, 'model_type', `must be "llama" or "moekit_moe" for a trainable model, got ${JSON.stringify(o.model_type)}`);
   }
   if (o.hidden_act !== undefined && o.hidden_act !== 'silu') fail(where, 'hidden_act', `must be "silu", got ${JSON.stringify(o.hidden_act)}`);
-  if (o.rope_scaling !== undefined && o.rope_scaling !== null) fail(where, 'rope_scaling', 'is not supported yet (only null)');
+  if (o.mlp_bias === true) fail(where, 'mlp_bias', 'is not supported (MLP layers without bias only)');
 
   const heads = positiveInt(where, 'num_attention_heads', o.num_attention_heads);
   const hidden = positiveInt(where, 'hidden_size', o.hidden_size);
@@ -159,16 +216,94 @@ export function parseModelConfig(raw: unknown, where = 'model config'): ModelCon
     num_hidden_layers: layers,
     num_attention_heads: heads,
     num_key_value_heads: kvHeads,
-    head_dim: headDim,
+    // MLA rotates only the rope slice: the decoder's RoPE tables are built for that width.
+    head_dim: o.mla ? (o.mla as Record<string, number>).qk_rope_head_dim : headDim,
     rms_norm_eps: positiveNumber(where, 'rms_norm_eps', o.rms_norm_eps ?? DEFAULTS.rms_norm_eps),
     rope_theta: positiveNumber(where, 'rope_theta', theta),
+    rope_scaling: parseRopeScaling(where, o),
     max_position_embeddings: positiveInt(where, 'max_position_embeddings', o.max_position_embeddings ?? DEFAULTS.max_position_embeddings),
     tie_word_embeddings: (o.tie_word_embeddings as boolean | undefined) ?? DEFAULTS.tie_word_embeddings,
     initializer_range: positiveNumber(where, 'initializer_range', o.initializer_range ?? DEFAULTS.initializer_range),
     hidden_act: 'silu',
     bos_token_id: optionalId(where, 'bos_token_id', o.bos_token_id),
     eos_token_id: optionalId(where, 'eos_token_id', o.eos_token_id),
+    attention_bias: flag(where, 'attention_bias', o.attention_bias, DEFAULTS.attention_bias),
+    qkv_bias: flag(where, 'qkv_bias', o.qkv_bias, DEFAULTS.qkv_bias),
+    qk_norm: parseQkNorm(where, o.qk_norm),
+    mla: parseMla(where, o),
     moe,
+  };
+}
+
+function flag(where: string, key: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') fail(where, key, `must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+const YARN_KEYS = ['rope_type', 'type', 'rope_theta', 'factor', 'original_max_position_embeddings', 'beta_fast', 'beta_slow',
+  'mscale', 'mscale_all_dim', 'attention_factor', 'truncate'] as const;
+
+/** `rope_scaling` (v4), else a non-default `rope_parameters` (v5): YaRN or null; other rope types are refused. */
+function parseRopeScaling(where: string, o: Record<string, unknown>): YarnScaling | null {
+  const params = o.rope_parameters as Record<string, unknown> | null | undefined;
+  const fromParams = o.rope_scaling === undefined || o.rope_scaling === null;
+  const v = fromParams ? params : o.rope_scaling;
+  const key = fromParams ? 'rope_parameters' : 'rope_scaling';
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) fail(where, key, `must be an object or null, got ${JSON.stringify(v)}`);
+  const r = v as Record<string, unknown>;
+  const type = r.rope_type ?? r.type ?? 'default';
+  if (type === 'default') return null;
+  if (type !== 'yarn') fail(where, key, `rope type ${JSON.stringify(type)} is not supported (only "default" and "yarn")`);
+  const at = `${where}.${key}`;
+  checkKeys(at, r, YARN_KEYS);
+  const number = (k: string, fallback: number | null): number | null =>
+    r[k] === undefined || r[k] === null ? fallback : positiveNumber(at, k, r[k]);
+  const original = positiveInt(at, 'original_max_position_embeddings', r.original_max_position_embeddings);
+  const max = o.max_position_embeddings ?? DEFAULTS.max_position_embeddings;
+  return {
+    rope_type: 'yarn',
+    factor: number('factor', typeof max === 'number' ? max / original : NaN)!,
+    original_max_position_embeddings: original,
+    beta_fast: number('beta_fast', 32)!,
+    beta_slow: number('beta_slow', 1)!,
+    mscale: number('mscale', null),
+    mscale_all_dim: r.mscale_all_dim === 0 ? null : number('mscale_all_dim', null),
+    attention_factor: number('attention_factor', null),
+    truncate: flag(at, 'truncate', r.truncate, true),
+  };
+}
+
+const QK_NORMS: readonly QkNorm[] = ['none', 'full', 'per_head'];
+
+function parseQkNorm(where: string, v: unknown): QkNorm {
+  if (v === undefined || v === null) return DEFAULTS.qk_norm;
+  if (!QK_NORMS.includes(v as QkNorm)) fail(where, 'qk_norm', `must be one of ${QK_NORMS.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as QkNorm;
+}
+
+const MLA_KEYS = ['q_lora_rank', 'kv_lora_rank', 'qk_nope_head_dim', 'qk_rope_head_dim', 'v_head_dim', 'rope_interleave'] as const;
+
+function parseMla(where: string, o: Record<string, unknown>): MlaConfig | null {
+  const v = o.mla;
+  if (v === undefined || v === null) return null;
+  // MLA has its own projections: the q/k/v variants of standard attention do not apply (attention_bias does).
+  if (o.qkv_bias === true) fail(where, 'qkv_bias', 'does not apply to multi-head latent attention (mla); use attention_bias');
+  if (o.qk_norm !== undefined && o.qk_norm !== null && o.qk_norm !== 'none') fail(where, 'qk_norm', 'does not apply to multi-head latent attention (mla)');
+  if (typeof v !== 'object' || Array.isArray(v)) fail(where, 'mla', `must be an object or null, got ${JSON.stringify(v)}`);
+  const m = v as Record<string, unknown>;
+  const at = `${where}.mla`;
+  checkKeys(at, m, MLA_KEYS);
+  const rope = positiveInt(at, 'qk_rope_head_dim', m.qk_rope_head_dim);
+  if (rope % 2 !== 0) fail(at, 'qk_rope_head_dim', `(${rope}) must be even for RoPE`);
+  return {
+    q_lora_rank: m.q_lora_rank === undefined || m.q_lora_rank === null ? null : positiveInt(at, 'q_lora_rank', m.q_lora_rank),
+    kv_lora_rank: positiveInt(at, 'kv_lora_rank', m.kv_lora_rank),
+    qk_nope_head_dim: positiveInt(at, 'qk_nope_head_dim', m.qk_nope_head_dim),
+    qk_rope_head_dim: rope,
+    v_head_dim: positiveInt(at, 'v_head_dim', m.v_head_dim),
+    rope_interleave: flag(at, 'rope_interleave', m.rope_interleave, false),
   };
 }
 
@@ -218,7 +353,15 @@ function parseMoe(where: string, o: Record<string, unknown>, layers: number, int
   let router: RouterConfig | null = null;
   for (const e of counts) router = parseRouterConfig(routerRaw, e, `${where}.router`);
   if (reduction === 'pooled') checkPoolable(where, router!.type, counts);
+  const sharedWidth = o.shared_expert_intermediate_size === undefined || o.shared_expert_intermediate_size === 0 ? 0
+    : positiveInt(where, 'shared_expert_intermediate_size', o.shared_expert_intermediate_size);
+  const sharedGate = flag(where, 'shared_expert_gate', o.shared_expert_gate, false);
+  if (sharedGate && sharedWidth === 0) fail(where, 'shared_expert_gate', 'needs a shared expert (shared_expert_intermediate_size > 0)');
+  if (sharedWidth > 0 && sharedExperts(router!) > 0) {
+    fail(where, 'shared_expert_intermediate_size', `and the ${router!.type} router's shared_experts both add shared experts; use one`);
+  }
   return {
+    shared_expert_intermediate_size: sharedWidth, shared_expert_gate: sharedGate,
     num_experts: experts, moe_intermediate_size: width, router: router!, expert_frequency: freq,
     first_k_dense_replace: firstDense, moe_layers: moeLayers, router_aux_loss_reduction: reduction,
     residual, expert_dropout: dropout,
@@ -269,9 +412,8 @@ export function toHfConfig(c: ModelConfig): Record<string, unknown> {
     architectures: [moe ? 'MoekitMoeForCausalLM' : 'LlamaForCausalLM'],
     ...base,
     ...(moe ?? {}),
-    rope_scaling: null,
-    rope_parameters: { rope_theta: c.rope_theta, rope_type: 'default' },
-    attention_bias: false,
+    rope_scaling: c.rope_scaling,
+    rope_parameters: { rope_theta: c.rope_theta, ...(c.rope_scaling ?? { rope_type: 'default' }) },
     mlp_bias: false,
     torch_dtype: 'float32',
   };

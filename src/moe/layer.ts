@@ -5,12 +5,12 @@
 //   is added to dL/dz.
 // Gradients reach the router through the combine weights (router.backward: §0, selection is constant)
 // and through the aux losses.
-import { add, addBias, combineRows, customLeaf, gatherRows, linear, scaleBy } from '../ops/index.js';
-import { record, type Rng, type Tensor } from '../tensor/index.js';
+import { add, addBias, combineRows, customLeaf, gatherRows, linear, scaleBy, sigmoidGate } from '../ops/index.js';
+import { ConfigError, record, type Rng, type Tensor } from '../tensor/index.js';
 import { Linear, SwiGLUMLP, type FeedForward, type FfnContext, type ParamBuilder } from '../nn/index.js';
 import { expertOffsets } from './assignment.js';
 import { weightedTotal } from './losses.js';
-import { createRouter, routedExperts, type Router, type RouterConfig, type RouterOutput } from './routers/index.js';
+import { createRouter, routedExperts, sharedExperts, type Router, type RouterConfig, type RouterOutput } from './routers/index.js';
 import { jitterFactors } from './routers/switch.js';
 import { GroupedExperts } from './experts.js';
 import { residualCombine } from './residual.js';
@@ -41,6 +41,10 @@ export interface MoeLayerOptions {
   residualWidth: number;
   /** Dropout probability on the experts' hidden activations in training (§5); 0 = off. */
   expertDropout: number;
+  /** Width of an always-on shared expert (Qwen2-MoE, DeepSeekMoE as HF stores it); 0 = none. */
+  sharedWidth: number;
+  /** Scale the shared expert by sigmoid(u·w_g) (Qwen2-MoE `shared_expert_gate`). */
+  sharedGate: boolean;
 }
 
 /** What an MoE layer exposes of one forward pass, for statistics (§16). */
@@ -55,12 +59,16 @@ export interface MoeRouting {
 export class MoELayer implements FeedForward {
   readonly gate: Linear;
   readonly noise: Linear | null;
+  /** DeepSeek-V3 `mlp.gate.e_score_correction_bias` [E]: selection only, not trained by gradient. */
+  readonly selectionBias: Tensor | null;
   readonly experts: GroupedExperts;
   readonly shared: SwiGLUMLP | null;
+  /** Qwen2-MoE's shared-expert gate `shared_expert_gate.weight` [1, d]. */
+  readonly sharedGate: Linear | null;
   readonly residualMlp: SwiGLUMLP | null;
   /** Residual-MoE coefficient Linear with bias (`learned`): weight [2, d], bias [2]. */
   readonly coefficient: { weight: Tensor; bias: Tensor } | null;
-  readonly router: Router;
+  router: Router;
   readonly routed: number;
   private warnedNonCausal = false;
 
@@ -72,15 +80,40 @@ export class MoELayer implements FeedForward {
     // Noisy top-k (§3): W_noise starts at zero, so early training is noise with scale softplus(0).
     this.noise = opts.router.type === 'noisy_top_k' ? new Linear(b.pp('gate_noise'), opts.hidden, this.routed, 0) : null;
     this.experts = new GroupedExperts(b, this.routed, opts.hidden, opts.expertWidth, opts.initStd);
-    const shared = opts.router.type === 'deepseek' ? opts.router.shared_experts : 0;
-    // Shared experts (§13) always run and are unweighted: as HF does, one SwiGLU of K_s · expert width.
-    this.shared = shared > 0 ? new SwiGLUMLP(b.pp('shared_experts'), opts.hidden, shared * opts.expertWidth, opts.initStd) : null;
+    // A buffer in HF (updated by DeepSeek-V3's aux-loss-free balancing, not by the optimizer).
+    this.selectionBias = opts.router.type === 'group_limited' && opts.router.correction_bias
+      ? b.pp('gate').param('e_score_correction_bias', [this.routed], { kind: 'zeros' }) : null;
+    if (this.selectionBias) this.selectionBias.requiresGrad = false;
+    // Shared experts always run, unweighted (§13): DeepSeek fuses K_s of the routed width into one SwiGLU
+    // as HF does; Qwen2-MoE has one of its own width.
+    const shared = sharedExperts(opts.router) > 0 ? sharedExperts(opts.router) * opts.expertWidth : opts.sharedWidth;
+    this.shared = shared > 0 ? new SwiGLUMLP(b.pp('shared_experts'), opts.hidden, shared, opts.initStd) : null;
+    this.sharedGate = opts.sharedGate ? new Linear(b.pp('shared_expert_gate'), opts.hidden, 1, opts.initStd) : null;
     // Residual-MoE (§12, DeepSpeed naming): `mlp.residual_mlp.*` and `mlp.coefficient.{weight,bias}`.
     this.residualMlp = opts.residual ? new SwiGLUMLP(b.pp('residual_mlp'), opts.hidden, opts.residualWidth, opts.initStd) : null;
     this.coefficient = opts.residual === 'learned' ? {
       weight: b.pp('coefficient').param('weight', [2, opts.hidden], { kind: 'normal', std: opts.initStd }),
       bias: b.pp('coefficient').param('bias', [2], { kind: 'zeros' }),
     } : null;
+  }
+
+  /**
+   * Route with another router from now on, keeping every parameter (inference-time override: Top-P on a
+   * top-k checkpoint, another k). Refused when the router needs parameters or experts the layer lacks.
+   */
+  setRouter(config: RouterConfig): void {
+    if (routedExperts(config, this.opts.numExperts) !== this.routed) {
+      throw new ConfigError(`layer ${this.layer}: the ${config.type} router would route ${routedExperts(config, this.opts.numExperts)} experts; this layer has ${this.routed} routed experts`);
+    }
+    if (config.type === 'noisy_top_k' && !this.noise) {
+      throw new ConfigError(`layer ${this.layer}: noisy_top_k needs the noise weights (mlp.gate_noise) this model was not trained with`);
+    }
+    if (config.type === 'group_limited' && config.correction_bias && !this.selectionBias) {
+      throw new ConfigError(`layer ${this.layer}: correction_bias needs the selection bias (mlp.gate.e_score_correction_bias) this model does not have`);
+    }
+    this.router = createRouter(config);
+    this.opts.router = config;
+    this.warnedNonCausal = false;
   }
 
   forward(u: Tensor, ctx: FfnContext): Tensor {
@@ -92,7 +125,8 @@ export class MoELayer implements FeedForward {
     }
     const logits = linear(this.routerInput(u, ctx.training), this.gate.weight); // [T, E]
     const noise = this.noise ? linear(u, this.noise.weight) : null;      // [T, E]
-    const routerCtx = { training: ctx.training, rng: this.opts.rng, tokenIds: ctx.ids, step: ctx.step, noiseLogits: noise?.data };
+    const routerCtx = { training: ctx.training, rng: this.opts.rng, tokenIds: ctx.ids, step: ctx.step, noiseLogits: noise?.data,
+      selectionBias: this.selectionBias?.data };
     const out = this.router.route(logits.data, T, E, routerCtx);
     const a = out.assignment;
     const { order, offsets } = expertOffsets(a, T, E);
@@ -113,7 +147,10 @@ export class MoELayer implements FeedForward {
     const dropout = ctx.training && this.opts.expertDropout > 0 ? { p: this.opts.expertDropout, rng: this.opts.rng } : null;
     const yPerm = this.experts.forward(gatherRows(u, rows), offsets, dropout); // [n, d]
     let y = combineRows(yPerm, w, rows, T);                              // [T, d]
-    if (this.shared) y = add(y, this.shared.forward(u));
+    if (this.shared) {
+      const s = this.shared.forward(u); // [T, d]
+      y = add(y, this.sharedGate ? sigmoidGate(s, this.sharedGate.forward(u)) : s);
+    }
     if (this.residualMlp) {
       const c = this.coefficient;
       const coefLogits = c ? addBias(linear(u, c.weight), c.bias) : null; // [T, 2]

@@ -70,6 +70,29 @@ export function deepseekExpertBalanceLoss(logits: Float32Array, T: number, E: nu
 }
 
 /**
+ * DeepSeek-V3's sequence-wise balance Σ_i f_i P_i for sigmoid scores (arXiv 2412.19437 §2.1.2): f_i as in
+ * §13, P_i = mean_t s'_{i,t} with s' = σ(z)/Σ_j σ(z_j) (the scores normalised per token, bias excluded).
+ * ∂s'_i/∂z_j = σ'(z_j)(δ_ij − s'_i)/Σσ, so ∂L/∂z_j = σ'(z_j)(g_j − Σ_i g_i s'_i)/Σσ with g_i = f_i/T.
+ */
+export function sigmoidSequenceBalanceLoss(logits: Float32Array, T: number, E: number, a: Assignment, k: number): LossValue {
+  const f = deepseekF(a, T, E, k);
+  const grad = new Float32Array(T * E);
+  let value = 0;
+  for (let t = 0; t < T; t++) {
+    let sum = 0;
+    for (let j = 0; j < E; j++) sum += sigmoid(logits[t * E + j]);
+    let dot = 0; // Σ_i g_i s'_i
+    for (let i = 0; i < E; i++) dot += (f[i] / T) * (sigmoid(logits[t * E + i]) / sum);
+    value += dot;
+    for (let j = 0; j < E; j++) {
+      const s = sigmoid(logits[t * E + j]);
+      grad[t * E + j] = (s * (1 - s) * (f[j] / T - dot)) / sum;
+    }
+  }
+  return { value, grad };
+}
+
+/**
  * DeepSeekMoE device-level balance Σ_d f'_d P'_d (§13) over `devices` equal contiguous groups of experts:
  * f'_d = mean_{j∈E_d} f_j, P'_d = Σ_{j∈E_d} P_j, i.e. Σ_j f'_{d(j)} P_j.
  */

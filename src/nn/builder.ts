@@ -9,9 +9,10 @@ export type Init = { kind: 'normal'; std: number } | { kind: 'ones' } | { kind: 
 export type ParamMap = Map<string, Tensor>;
 
 export class ParamBuilder {
+  /** `rng` null: parameters stay zero (a checkpoint is about to fill them; drawing them would be wasted work). */
   constructor(
     readonly params: ParamMap,
-    private readonly rng: Rng,
+    private readonly rng: Rng | null,
     readonly prefix = '',
   ) {}
 
@@ -28,8 +29,8 @@ export class ParamBuilder {
     const full = this.path(name);
     if (this.params.has(full)) throw new ConfigError(`parameter ${full} is created twice`);
     const t = Tensor.zeros(shape, true);
-    if (init.kind === 'normal') this.rng.fillNormal(t.data, init.std);
-    else if (init.kind === 'ones') t.data.fill(1);
+    if (this.rng && init.kind === 'normal') this.rng.fillNormal(t.data, init.std);
+    else if (this.rng && init.kind === 'ones') t.data.fill(1);
     this.params.set(full, t);
     return t;
   }

@@ -1,7 +1,7 @@
 export { linear } from './matmul.js';
 export { rmsnorm } from './norm.js';
 export { embedding } from './embedding.js';
-export { rope, ropeTables, type RopeTables } from './rope.js';
+export { rope, ropeTables, yarnMscale, yarnAttentionFactor, type RopeTables, type YarnRope } from './rope.js';
 export { causalAttention, type AttentionDims } from './attention.js';
 export { swiglu, softmax } from './activation.js';
 export { add } from './elementwise.js';
@@ -10,3 +10,5 @@ export { gatherRows, groupedLinear, combineRows, customLeaf } from './moe.js';
 export { addBias } from './bias.js';
 export { scaleBy, dropoutFactors } from './scale.js';
 export { softCrossEntropy } from './soft_cross_entropy.js';
+export { sigmoidGate } from './gate.js';
+export { selectColumns, concatColumns } from './columns.js';

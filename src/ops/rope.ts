@@ -1,4 +1,5 @@
-// Rotary position embedding, rotate-half convention (HF LLaMA; Su et al. 2021, RoFormer).
+// Rotary position embedding, rotate-half convention (HF LLaMA; Su et al. 2021, RoFormer), optionally with
+// YaRN's frequencies and cos/sin factor.
 // x is [R, H·hd] (R rows = tokens); each head's vector is rotated by angles pos·theta^(-2j/hd).
 import { backend } from '../backend/index.js';
 import { ShapeError, shapeStr, needsGrad, output, record, type Tensor } from '../tensor/index.js';
@@ -11,18 +12,68 @@ export interface RopeTables {
   headDim: number;
 }
 
-export function ropeTables(headDim: number, maxPos: number, theta: number): RopeTables {
+/**
+ * YaRN context extension (Peng et al. 2023, arXiv 2309.00071; HF `rope_type: "yarn"`, interop §3.2): the
+ * high-frequency dims keep their frequency, the low ones are divided by `factor`, with a linear ramp
+ * between the dims that make beta_fast and beta_slow rotations over the original context; cos and sin are
+ * multiplied by `attentionFactor`.
+ */
+export interface YarnRope {
+  factor: number;
+  originalMaxPositions: number;
+  betaFast: number;
+  betaSlow: number;
+  /** Round the ramp's ends outwards to whole dims (HF `truncate`, default true). */
+  truncate: boolean;
+  attentionFactor: number;
+}
+
+/** YaRN's attention-temperature term 0.1·m·ln(s) + 1 (1 when s <= 1). */
+export function yarnMscale(factor: number, m = 1): number {
+  return factor <= 1 ? 1 : 0.1 * m * Math.log(factor) + 1;
+}
+
+/** The cos/sin factor HF derives when `attention_factor` is not given: mscale(s, m)/mscale(s, m_all), else mscale(s). */
+export function yarnAttentionFactor(factor: number, mscale: number | null, mscaleAllDim: number | null): number {
+  return mscale && mscaleAllDim ? yarnMscale(factor, mscale) / yarnMscale(factor, mscaleAllDim) : yarnMscale(factor);
+}
+
+/** Inverse frequencies [hd/2], rounded to float32 as HF computes them. */
+function inverseFrequencies(headDim: number, theta: number, yarn: YarnRope | null): Float32Array {
+  const half = headDim / 2;
+  const f = Math.fround;
+  // HF computes inv_freq in float32; round it the same way so the tables agree to the last bit.
+  const plain = Float32Array.from({ length: half }, (_, j) => f(1 / Math.pow(theta, (2 * j) / headDim)));
+  if (!yarn) return plain;
+  // the dim whose wavelength makes `rotations` turns over the original context
+  const dimFor = (rotations: number) => (headDim * Math.log(yarn.originalMaxPositions / (rotations * 2 * Math.PI))) / (2 * Math.log(theta));
+  let low = dimFor(yarn.betaFast);
+  let high = dimFor(yarn.betaSlow);
+  if (yarn.truncate) { low = Math.floor(low); high = Math.ceil(high); }
+  low = Math.max(low, 0);
+  high = Math.min(high, headDim - 1);
+  if (low === high) high += 0.001; // HF's guard against a zero-width ramp
+  return plain.map((_, j) => {
+    const posFreq = f(Math.pow(theta, f((2 * j) / headDim)));
+    const extrapolation = f(1 / posFreq);
+    const interpolation = f(1 / f(yarn.factor * posFreq));
+    const keep = f(1 - Math.min(1, Math.max(0, f(f(j - low) / f(high - low))))); // 1 = original frequency
+    return f(f(interpolation * f(1 - keep)) + f(extrapolation * keep));
+  });
+}
+
+export function ropeTables(headDim: number, maxPos: number, theta: number, yarn: YarnRope | null = null): RopeTables {
   if (headDim % 2 !== 0) throw new ShapeError(`rope: head_dim must be even, got ${headDim}`);
   const half = headDim / 2;
+  const invFreq = inverseFrequencies(headDim, theta, yarn);
+  const scale = yarn ? Math.fround(yarn.attentionFactor) : 1;
   const cos = new Float32Array(maxPos * half);
   const sin = new Float32Array(maxPos * half);
   for (let j = 0; j < half; j++) {
-    // HF computes inv_freq in float32; round it the same way so the tables agree to the last bit.
-    const invFreq = Math.fround(1 / Math.pow(theta, (2 * j) / headDim));
     for (let p = 0; p < maxPos; p++) {
-      const angle = Math.fround(p * invFreq);
-      cos[p * half + j] = Math.cos(angle);
-      sin[p * half + j] = Math.sin(angle);
+      const angle = Math.fround(p * invFreq[j]);
+      cos[p * half + j] = Math.cos(angle) * scale;
+      sin[p * half + j] = Math.sin(angle) * scale;
     }
   }
   return { cos, sin, maxPos, headDim };

@@ -173,6 +173,27 @@ function attentionBackwardCases(): KernelCases {
   return { cases: ATTN.map(one), big: one(ATTN_BIG) };
 }
 
+type CachedDims = [Tq: number, start: number, nh: number, nkv: number, dk: number, dv: number, spare: number];
+// Decode (Tq = 1) and chunked prefill (Tq > 1 after start > 0), dk ≠ dv (MLA), GQA (up to 6 query heads
+// per kv head), odd sizes, rows with more keys than the native kernel's chunk of 128 (merged chunks);
+// `spare` rows of the caches past start+Tq hold values the kernel must not read (a preallocated cache).
+const CACHED: CachedDims[] = [
+  [1, 0, 1, 1, 1, 1, 0], [1, 6, 4, 2, 7, 5, 3], [5, 0, 4, 4, 33, 33, 0], [7, 33, 4, 1, 16, 8, 9],
+  [1, 256, 4, 4, 64, 64, 1], [3, 17, 6, 3, 24, 40, 2], [2, 9, 12, 2, 8, 12, 1], // 6 query heads per kv head
+];
+
+function cachedAttentionForwardCases(): KernelCases {
+  const one = ([Tq, start, nh, nkv, dk, dv, spare]: CachedDims) =>
+    mk(`Tq=${Tq} start=${start} nh=${nh} nkv=${nkv} dk=${dk} dv=${dv}`, TOL, (b, rng) => {
+      const Tk = start + Tq + spare;
+      const out = rand(rng, Tq * nh * dv), q = rand(rng, Tq * nh * dk, -2, 2);
+      const k = rand(rng, Tk * nkv * dk, -2, 2), v = rand(rng, Tk * nkv * dv);
+      b.cachedAttentionForward(out, q, k, v, Tq, start, nh, nkv, dk, dv, 1 / Math.sqrt(dk) + 0.01 * dv);
+      return { out };
+    });
+  return { cases: CACHED.map(one), big: one([64, 300, 4, 2, 64, 32, 5]) };
+}
+
 function swigluForwardCases(): KernelCases {
   const one = (n: number) => mk(`n=${n}`, TOL, (b, rng) => {
     const out = rand(rng, n), gate = rand(rng, n, -8, 8), up = rand(rng, n);
@@ -440,6 +461,7 @@ const CASES: Record<Kernel, () => KernelCases> = {
   ropeBackward: ropeBackwardCases,
   attentionForward: attentionForwardCases,
   attentionBackward: attentionBackwardCases,
+  cachedAttentionForward: cachedAttentionForwardCases,
   swigluForward: swigluForwardCases,
   swigluBackward: swigluBackwardCases,
   softmaxForward: softmaxForwardCases,
@@ -558,6 +580,10 @@ if (!native) {
       /attentionForward.*multiple of nkv/);
     assert.throws(() => nat.attentionBackward(f(24), f(12), f(12), f(24), f(24), f(12), f(12), f(36), 1, 3, 4, 3, 2),
       /attentionBackward.*multiple of nkv/);
+    assert.throws(() => nat.cachedAttentionForward(f(4), f(4), f(5), f(6), 1, 2, 2, 1, 2, 2, 1),
+      /cachedAttentionForward.*argument 2/);
+    assert.throws(() => nat.cachedAttentionForward(f(6), f(6), f(6), f(6), 1, 0, 3, 2, 2, 2, 1),
+      /cachedAttentionForward.*multiple of nkv/);
     assert.throws(() => nat.rmsnormForward(f(5), f(2), f(6), f(3), 2, 3, 1e-5), /rmsnormForward.*argument 0/);
     assert.throws(() => nat.adamw(f(2), f(2), f(2), f(2), 2, 1e-3, 0.9, 0.999, 1e-8, 0, 0, 1), /adamw.*step/);
     assert.throws(() => nat.softmaxForward(f(4), f(4), 2.5, 2), /softmaxForward.*integer/);

@@ -87,14 +87,26 @@ test('tokenizer.json: unsupported components fail naming the field and the suppo
   const json = tok.toJSON() as Record<string, any>;
   const bad = (patch: Record<string, unknown>, message: RegExp): void =>
     assert.throws(() => Tokenizer.fromJSON({ ...json, ...patch }), (e: unknown) => e instanceof TokenizerError && message.test(e.message));
-  bad({ pre_tokenizer: { type: 'Metaspace' } }, /pre_tokenizer\.type "Metaspace" is not supported; supported: ByteLevel, Split, Sequence/);
+  bad({ pre_tokenizer: { type: 'Whitespace' } }, /pre_tokenizer\.type "Whitespace" is not supported; supported: ByteLevel, Split, Metaspace, Sequence/);
   bad({ pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Whitespace' }] } }, /pre_tokenizer\.pretokenizers\[0\]\.type "Whitespace"/);
-  bad({ normalizer: { type: 'NFC' } }, /normalizer\.type "NFC" is not supported/);
-  bad({ decoder: { type: 'Metaspace' } }, /decoder\.type "Metaspace" is not supported; supported: ByteLevel/);
+  bad({ normalizer: { type: 'BertNormalizer' } },
+    /normalizer\.type "BertNormalizer" is not supported; supported: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase, Strip/);
+  // SentencePiece's charsmap: named as unsupported even inside a Sequence, never skipped.
+  bad({ normalizer: { type: 'Sequence', normalizers: [{ type: 'NFC' }, { type: 'Precompiled', precompiled_charsmap: 'AAAA' }] } },
+    /normalizer\.normalizers\[1\]\.type "Precompiled" \(a SentencePiece charsmap\) is not supported/);
+  bad({ decoder: { type: 'WordPiece' } }, /decoder\.type "WordPiece" is not supported; supported: Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace/);
+  bad({ post_processor: { type: 'RobertaProcessing' } }, /post_processor\.type "RobertaProcessing" is not supported; supported: TemplateProcessing, ByteLevel, Sequence/);
   bad({ model: { type: 'Unigram' } }, /model\.type "Unigram" is not supported; supported: BPE/);
   bad({ model: { ...json.model, merges: ['Ġ t x'] } }, /model\.merges\[0\]/);
   bad({ model: { ...json.model, merges: [['q', 'zz']] } }, /"zz", which is not in model.vocab/);
-  bad({ model: { ...json.model, byte_fallback: true } }, /byte_fallback/);
+  bad({ model: { ...json.model, merges: [['q']] } }, /model\.merges\[0\] = \["q"\]: expected/);
+  bad({ model: { ...json.model, merges: 'Ġ t' } }, /model\.merges must be an array/);
+  bad({ model: { ...json.model, byte_fallback: 'yes' } }, /model\.byte_fallback must be true or false/);
+  bad({ pre_tokenizer: { type: 'Split', pattern: { Regex: '(?i:[a-z])' }, behavior: 'Isolated' } }, /pre_tokenizer\.pattern\.Regex: regex .* has a letter in a \[class\] inside \(\?i:/);
+  bad({ pre_tokenizer: { type: 'Split', pattern: { Regex: '(' }, behavior: 'Isolated' } }, /pre_tokenizer\.pattern\.Regex: regex "\(" does not compile/);
+  bad({ pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'sometimes' } }, /pre_tokenizer\.prepend_scheme "sometimes" is not one of always, first, never/);
+  bad({ post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }], special_tokens: {} } },
+    /template uses special token "<s>", which special_tokens lacks/);
 });
 
 test('pre-tokenizers: Split behaviors and Sequence, as HF documents them', () => {

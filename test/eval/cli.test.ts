@@ -43,7 +43,7 @@ test('eval --json on the run\'s validation split: stable shape, matching the tra
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), j);
-  assert.deepEqual(Object.keys(j), ['model', 'router_override', 'data', 'evaluation', 'tasks']);
+  assert.deepEqual(Object.keys(j), ['model', 'router_override', 'data', 'evaluation', 'tasks', 'sweep']);
   assert.equal(j.data.split, 'validation');
   assert.deepEqual(Object.keys(j.evaluation), ['loss', 'ppl', 'tokens', 'moe_layers', 'routing', 'per_source', 'by_difficulty']);
   // The tiny preset evaluates eval_batches = 4 spread over the split: the same batches as here.
@@ -56,6 +56,27 @@ test('eval --json on the run\'s validation split: stable shape, matching the tra
   const text = moekit('eval', '--model', dir, '--batches', '2', '--threads', '2');
   assert.equal(text.code, 0, text.stderr);
   for (const s of ['per MoE layer:', 'per source:', 'by token difficulty']) assert.ok(text.stdout.includes(s), s);
+});
+
+test('eval --router top_p --sweep: perplexity against experts per token, beside the native router, in JSON and a report', () => {
+  const dir = tinyRun();
+  const html = join(tmp(), 'sweep.html');
+  const r = moekit('eval', '--model', dir, '--batches', '2', '--router', 'top_p', '--sweep', '0.3,0.6,0.95', '--report', html, '--json', '--threads', '2');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.sweep.key, 'top_p');
+  assert.deepEqual(j.sweep.points.map((p: { value: number }) => p.value), [0.3, 0.6, 0.95]);
+  const ks = j.sweep.points.map((p: { mean_k: number }) => p.mean_k);
+  assert.ok(ks[0] <= ks[1] && ks[1] <= ks[2] && ks[2] > ks[0], `a larger p activates more experts: ${ks}`);
+  // The native point is the trained top-1 router, evaluated on the same batches as the plain evaluation.
+  assert.equal(j.sweep.native.mean_k, 1);
+  assert.ok(Math.abs(j.sweep.native.loss - j.evaluation.loss) < 1e-9);
+  assert.equal(j.router_override, null, 'the sweep restores the trained router');
+  const page = readFileSync(html, 'utf8');
+  assert.match(page, /<svg class="chart"/);
+  assert.match(page, /native router/);
+  assertOneLineError(moekit('eval', '--model', dir, '--sweep', '0.5'), /--sweep needs --router/);
+  assertOneLineError(moekit('eval', '--model', dir, '--router', 'switch', '--sweep', '0.5', '--batches', '1'), /a sweep varies top_p/);
 });
 
 test('eval --router top_p on a top_k model raises the experts per token; --tasks brown-cloze runs', () => {

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noGrad, ConfigError } from '../../src/tensor/index.js';
 import { DecoderLM } from '../../src/models/index.js';
-import { loadModel, ModelLoadError } from '../../src/models/load.js';
+import { loadModel, ModelLoadError } from '../../src/io/load.js';
 import { parseRunConfig } from '../../src/train/config.js';
 import { train, evaluate } from '../../src/train/trainer.js';
-import { byDifficulty, evaluateModel, perSource, withRouter, type TokenRecords } from '../../src/eval/evaluate.js';
+import { byDifficulty, evaluateModel, perSource, routedWith, type TokenRecords } from '../../src/eval/evaluate.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { toyData } from '../train/toy.js';
 
@@ -139,10 +139,10 @@ test('a router override changes the experts per token; a dense model refuses it'
   const over = evaluateModel(model, { batches, seqLen: T, router: { type: 'top_p', top_p: 0.9 } });
   assert.ok(over.routing!.mean_k > 1, `top_p 0.9 activates more experts: ${over.routing!.mean_k}`);
   assert.equal(over.routing!.total_params, base.routing!.total_params);
-  const k3 = withRouter(model, { type: 'top_k', k: 3 });
-  assert.equal(evaluateModel(k3, { batches, seqLen: T }).routing!.mean_k, 3);
-  assert.equal(model.config.moe!.router.type, 'top_k', 'the original model is untouched');
-  assert.throws(() => withRouter(model, { type: 'top_p', top_p: 2 }), ConfigError);
+  assert.equal(routedWith(model, { type: 'top_k', k: 3 }, () => evaluateModel(model, { batches, seqLen: T })).routing!.mean_k, 3);
+  assert.equal(model.config.moe!.router.type, 'top_k', 'the trained router is restored');
+  assert.equal(evaluateModel(model, { batches, seqLen: T }).routing!.mean_k, 1);
+  assert.throws(() => routedWith(model, { type: 'top_p', top_p: 2 }, () => 0), ConfigError);
 
   const dense = new DecoderLM(parseRunConfig({ model: { vocab_size: 24, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 1, num_attention_heads: 4 } }).model, { seed: 1 });
   assert.throws(() => evaluateModel(dense, { batches, seqLen: T, router: { type: 'top_p' } }), /needs an MoE model/);

@@ -89,7 +89,7 @@ function soloLayer(router: Record<string, unknown>, extra: Partial<MoeLayerOptio
   const rng = new Rng(77);
   const layer = new MoELayer(new ParamBuilder(new Map(), new Rng(2)), 0, {
     numExperts: 3, hidden: 6, expertWidth: 5, router: parseRouterConfig(router, 3), initStd: 0.5, routerInitStd: 0.5, auxScale: 1,
-    pooledAux: false, residual: null, residualWidth: 0, expertDropout: 0, rng, ...extra,
+    pooledAux: false, residual: null, residualWidth: 0, expertDropout: 0, sharedWidth: 0, sharedGate: false, rng, ...extra,
   });
   const T = 4;
   const u = Tensor.from(Array.from({ length: T * 6 }, (_, i) => Math.sin(i + 1)), [T, 6], true);

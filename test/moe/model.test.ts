@@ -66,6 +66,11 @@ const GRAD_ROUTERS: Record<string, Record<string, unknown> | [Record<string, unk
   deepseek: { type: 'deepseek', shared_experts: 1, k: 2, expert_balance_coef: 0.01 },
   expert_choice: { type: 'expert_choice', capacity_factor: 1 },
   base: { type: 'base' },
+  // HF architecture variants (interop §3.4): Qwen2-MoE's qkv bias + gated shared expert, OLMoE's
+  // full-width q/k norm, Qwen3-MoE's per-head q/k norm, Llama's attention_bias.
+  qwen2_shared_gate: [{ type: 'top_k', k: 2, renormalize: false }, { qkv_bias: true, shared_expert_intermediate_size: 6, shared_expert_gate: true }],
+  olmoe_qk_norm: [{ type: 'top_k', k: 2, renormalize: false }, { qk_norm: 'full', attention_bias: true }],
+  qwen3_qk_norm: [{ type: 'top_k', k: 2, renormalize: true }, { qk_norm: 'per_head', head_dim: 6 }],
 };
 
 for (const [label, spec] of Object.entries(GRAD_ROUTERS)) {

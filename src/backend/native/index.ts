@@ -13,6 +13,7 @@ interface Addon extends Record<string, unknown> {
   threads(): number;
   setThreads(n: number): void;
   hardwareThreads(): number;
+  adviseHugePages(buf: Float32Array): number;
 }
 
 const require = createRequire(import.meta.url);
@@ -64,5 +65,6 @@ export function loadNativeBackend(): Backend {
     isa: addon.isa(),
     threads: () => addon.threads(),
     setThreads: (n: number) => addon.setThreads(n),
+    adviseHugePages: (buf: Float32Array) => addon.adviseHugePages(buf),
   };
 }

@@ -7,6 +7,7 @@ import { embeddingBackward, embeddingForward } from './embedding.js';
 import { rmsnormBackward, rmsnormForward } from './norm.js';
 import { ropeBackward, ropeForward } from './rope.js';
 import { attentionBackward, attentionForward } from './attention.js';
+import { cachedAttentionForward } from './attention_cached.js';
 import { add, scale, swigluBackward, swigluForward } from './elementwise.js';
 import { softmaxBackward, softmaxForward } from './softmax.js';
 import { crossEntropyBackward, crossEntropyForward } from './loss.js';
@@ -22,6 +23,7 @@ export const referenceBackend: Backend = {
   isa: 'js',
   threads: () => 1,
   setThreads: () => {}, // single-threaded by design; accepted so callers need not special-case it
+  adviseHugePages: () => 0,
   matmul,
   embeddingForward,
   embeddingBackward,
@@ -31,6 +33,7 @@ export const referenceBackend: Backend = {
   ropeBackward,
   attentionForward,
   attentionBackward,
+  cachedAttentionForward,
   swigluForward,
   swigluBackward,
   softmaxForward,

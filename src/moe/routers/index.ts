@@ -7,6 +7,7 @@ import { base, type BaseConfig } from './base.js';
 import { deepseek, type DeepSeekConfig } from './deepseek.js';
 import { denseToSparse, type DenseToSparseConfig } from './dense_to_sparse.js';
 import { expertChoice, type ExpertChoiceConfig } from './expert_choice.js';
+import { groupLimited, type GroupLimitedConfig } from './group_limited.js';
 import { gshard, type GShardConfig } from './gshard.js';
 import { hash, type HashConfig } from './hash.js';
 import { noisyTopK, type NoisyTopKConfig } from './noisy_top_k.js';
@@ -16,7 +17,7 @@ import { topP, type TopPConfig } from './top_p.js';
 import type { AuxLoss, RouterContext, RouterModule, RouterOutput } from './types.js';
 
 export type RouterConfig = TopKConfig | TopPConfig | SwitchConfig | GShardConfig | NoisyTopKConfig | HashConfig
-  | BaseConfig | ExpertChoiceConfig | DenseToSparseConfig | DeepSeekConfig;
+  | BaseConfig | ExpertChoiceConfig | DenseToSparseConfig | DeepSeekConfig | GroupLimitedConfig;
 export type RouterType = RouterConfig['type'];
 
 /** Every router, by config `type`. */
@@ -31,6 +32,7 @@ export const ROUTERS: { [K in RouterType]: RouterModule<Extract<RouterConfig, { 
   expert_choice: expertChoice,
   dense_to_sparse: denseToSparse,
   deepseek,
+  group_limited: groupLimited,
 };
 
 export const ROUTER_TYPES = Object.keys(ROUTERS) as RouterType[];
@@ -54,9 +56,14 @@ export function parseRouterConfig(json: unknown, numExperts: number, where = 'ro
   return module.parse(new ConfigReader(`${where} (${o.type})`, o, ['type', ...module.keys]), numExperts);
 }
 
+/** Always-active shared experts of a layer (DeepSeekMoE §13, DeepSeek-V2/V3); 0 for other routers. */
+export function sharedExperts(config: RouterConfig): number {
+  return config.type === 'deepseek' || config.type === 'group_limited' ? config.shared_experts : 0;
+}
+
 /** Columns of the router logits for a layer of numExperts experts (DeepSeek: routed experts only). */
 export function routedExperts(config: RouterConfig, numExperts: number): number {
-  return config.type === 'deepseek' ? numExperts - config.shared_experts : numExperts;
+  return numExperts - sharedExperts(config);
 }
 
 /** A configured router: route() checks the logits and applies the config's capacity (ctx.capacity wins). */
@@ -91,10 +98,11 @@ export function createRouter(config: RouterConfig): Router {
     case 'expert_choice': return bind(expertChoice, config);
     case 'dense_to_sparse': return bind(denseToSparse, config);
     case 'deepseek': return bind(deepseek, config);
+    case 'group_limited': return bind(groupLimited, config);
     default: return unknownRouter((config satisfies never as { type: string }).type);
   }
 }
 
 export type { AuxLoss, RouterContext, RouterOutput, RandomSource } from './types.js';
 export type { TopKConfig, TopPConfig, SwitchConfig, GShardConfig, NoisyTopKConfig, HashConfig, BaseConfig,
-  ExpertChoiceConfig, DenseToSparseConfig, DeepSeekConfig };
+  ExpertChoiceConfig, DenseToSparseConfig, DeepSeekConfig, GroupLimitedConfig };

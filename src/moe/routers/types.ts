@@ -19,6 +19,8 @@ export interface RouterContext {
   capacity?: CapacityOptions;
   /** Noise-scale logits x·W_noise [T, E] (noisy top-k, §3). */
   noiseLogits?: Float32Array;
+  /** Added to the scores for selection only, per expert [E] (DeepSeek-V3 e_score_correction_bias). */
+  selectionBias?: Float32Array;
 }
 
 export interface RouterOutput {

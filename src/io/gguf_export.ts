@@ -1,0 +1,436 @@
+// moekit model → GGUF for llama.cpp (interop.md §5). A model becomes one llama.cpp architecture whose
+// hard-coded routing (§5.9) reproduces moekit's router at inference; anything that would change the
+// model's outputs is refused with the reason, unless the caller opts into an approximate export.
+//
+// Architectures are rows of ARCHS (name, RoPE style §5.5, whether output.weight is required §5.7, how
+// the router weights its top-k §5.9) plus a rule in routingFor; the tensor names of §5.7 are shared.
+// Today: `llama` (dense, and renormalised top-k MoE with every layer's FFN stacked as experts) and
+// `qwen2moe` (raw top-k weights, with the model's gated shared expert or one that contributes zero).
+// qwen3moe (per-head q/k norm), olmoe (full q/k norm), deepseek and deepseek2 (MLA) are further rows.
+import { basename, resolve } from 'node:path';
+import { expertsPerLayer, moeLayerIndices, type ModelConfig } from '../models/config.js';
+import { loadModel } from './load.js';
+import type { RouterConfig } from '../moe/index.js';
+import { Tokenizer } from '../data/index.js';
+import { GgufError } from './errors.js';
+import { encodeF32, gv, writeGguf, type GgmlType, type GgufTensorSpec, type GgufValue } from './gguf.js';
+import { tokenizerMetadata } from './gguf_tokenizer.js';
+import { concatArrays } from './concat.js';
+
+export type GgufDtype = 'f32' | 'f16' | 'bf16' | 'q8_0';
+export const GGUF_DTYPES: readonly GgufDtype[] = ['f32', 'f16', 'bf16', 'q8_0'];
+
+/** ggml type and `general.file_type` (§5.3) of each export dtype. */
+const DTYPES: Readonly<Record<GgufDtype, { type: GgmlType; fileType: number }>> = {
+  f32: { type: 'F32', fileType: 0 }, f16: { type: 'F16', fileType: 1 }, q8_0: { type: 'Q8_0', fileType: 7 }, bf16: { type: 'BF16', fileType: 32 },
+};
+
+interface GgufArch {
+  name: string;
+  /** NORM RoPE (adjacent pairs) needs the Q/K row permutation of §5.5; NEOX (rotate-half) does not. */
+  rope: 'norm' | 'neox';
+  /** §5.7: qwen2moe/olmoe need output.weight even when the embeddings are tied. */
+  outputRequired: boolean;
+  /** llama.cpp's hard-coded top-k weights (§5.9): renormalised over the k, or the raw softmax probabilities. */
+  weights: 'renormalised' | 'raw';
+  /** Where the expert width goes (§5.6): llama reuses feed_forward_length, qwen2moe has its own key. */
+  expertWidthKey: 'feed_forward_length' | 'expert_feed_forward_length';
+  /**
+   * The always-on shared expert (§5.9): `none` (llama has none), or `gated` (qwen2moe requires one and
+   * adds sigmoid(x·g)·FFN_shexp(x); a model without one gets a placeholder of zero weights).
+   */
+  sharedExpert: 'none' | 'gated';
+}
+
+/** Width of the zero shared expert written where the architecture requires one and the model has none. */
+const ZERO_SHARED_WIDTH = 32;
+
+const ARCHS = {
+  llama: { name: 'llama', rope: 'norm', outputRequired: false, weights: 'renormalised', expertWidthKey: 'feed_forward_length', sharedExpert: 'none' },
+  qwen2moe: { name: 'qwen2moe', rope: 'neox', outputRequired: true, weights: 'raw', expertWidthKey: 'expert_feed_forward_length', sharedExpert: 'gated' },
+} as const satisfies Record<string, GgufArch>;
+
+/** A named tensor in PyTorch layout (row-major, shape as HF writes it). */
+export interface SourceTensor {
+  data: Float32Array;
+  shape: readonly number[];
+}
+
+export interface GgufExportOptions {
+  dtype?: GgufDtype;
+  /**
+   * Export routers llama.cpp cannot reproduce (Top-P and other variable-k routers, token-dropping eval
+   * capacity) as llama's renormalised top-k anyway; outputs then differ from moekit's. Each difference is
+   * a warning.
+   */
+  approximate?: boolean;
+  /** Experts per token of an approximate export (default: the router's k; Top-P: max_k, else 2). */
+  approximateK?: number;
+  /** `general.name` (default: the model directory's name). */
+  name?: string;
+  onTensor?(index: number, count: number, name: string): void;
+}
+
+export interface GgufPlan {
+  arch: string;
+  metadata: Map<string, GgufValue>;
+  tensors: GgufTensorSpec[];
+  /** True when llama.cpp computes the same function as moekit (up to float rounding). */
+  exact: boolean;
+  warnings: string[];
+}
+
+// ---- routing (§5.9) ---------------------------------------------------------------------------------------
+
+/**
+ * The llama.cpp architecture whose hard-coded routing (softmax → top-k → weights) equals the router's at
+ * inference, or why none does and, where llama's renormalised top-k is a meaningful stand-in, the k of
+ * an approximate export.
+ */
+type Routing = { arch: GgufArch; k: number } | { reason: string; approximateK: number | null };
+
+function evalCapacityProblem(router: RouterConfig): string | null {
+  const cf = 'eval_capacity_factor' in router ? router.eval_capacity_factor : null;
+  return cf === null ? null
+    : `eval_capacity_factor ${cf} drops tokens over an expert's capacity at inference, and llama.cpp never drops tokens`;
+}
+
+/** How moekit's router (at inference) maps onto a llama.cpp architecture's routing. */
+export function routingFor(router: RouterConfig): Routing {
+  const capacity = evalCapacityProblem(router);
+  const fixed = (arch: GgufArch, k: number): Routing => (capacity ? { reason: capacity, approximateK: k } : { arch, k });
+  switch (router.type) {
+    // renormalised: Mixtral (llama); raw probabilities: Qwen-MoE / OLMoE (qwen2moe)
+    case 'top_k': return fixed(router.renormalize ? ARCHS.llama : ARCHS.qwen2moe, router.k);
+    // Noise is drawn in training only; at inference G = softmax over the top-k clean logits (§3).
+    case 'noisy_top_k': return fixed(ARCHS.llama, router.k);
+    // Inference dispatches both choices, weights g/(g1+g2) over the pair (§4).
+    case 'gshard': return fixed(ARCHS.llama, 2);
+    // Top-1 weighted by its raw probability p; jitter is training only (§5).
+    case 'switch': return fixed(ARCHS.qwen2moe, 1);
+    case 'top_p':
+      return { reason: `Top-P (p = ${router.top_p}) picks a variable number of experts per token; llama.cpp routes a fixed k`, approximateK: router.max_k ?? 2 };
+    case 'dense_to_sparse':
+      return { reason: `dense_to_sparse picks every expert whose gate exceeds ${router.threshold}: a variable number per token; llama.cpp routes a fixed k`, approximateK: 2 };
+    case 'hash': return { reason: 'hash routing picks experts by token id, not by a softmax gate; llama.cpp has no such router', approximateK: null };
+    case 'base': return { reason: 'BASE layers route by a balanced assignment over the batch; llama.cpp has no such router', approximateK: null };
+    case 'expert_choice': return { reason: 'expert choice lets experts pick tokens (not causal, §14); llama.cpp has no such router', approximateK: null };
+    case 'deepseek': return { reason: 'DeepSeekMoE shared experts need the deepseek architecture (not implemented yet)', approximateK: null };
+    case 'group_limited': return { reason: 'group-limited routing (DeepSeek-V2/V3) needs the deepseek2 architecture (not implemented yet)', approximateK: null };
+  }
+}
+
+interface ArchChoice {
+  arch: GgufArch;
+  /** null for a dense model. */
+  /** `sharedWidth`: the model's shared expert (0 = none; a `gated` arch then gets a zero placeholder). */
+  moe: { experts: number; k: number; width: number; moeLayers: number[]; sharedWidth: number } | null;
+  exact: boolean;
+  warnings: string[];
+}
+
+function unexportable(source: string, what: string, hint?: string): GgufError {
+  return new GgufError('Unexportable', `${source}: ${what}`, hint);
+}
+
+/** Picks the architecture and the MoE hyperparameters llama.cpp will use, refusing what it cannot express. */
+function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): ArchChoice {
+  if (c.mla) throw unexportable(source, 'multi-head latent attention (mla) needs the deepseek2 architecture, which the exporter does not write yet');
+  if (c.qk_norm !== 'none') {
+    throw unexportable(source, `qk_norm "${c.qk_norm}" needs the ${c.qk_norm === 'full' ? 'olmoe' : 'qwen3moe'} architecture, which the exporter does not write yet`);
+  }
+  const m = c.moe;
+  if (!m) return { arch: ARCHS.llama, moe: null, exact: true, warnings: [] };
+  if (m.residual) {
+    throw unexportable(source, `Residual-MoE (residual: ${JSON.stringify(m.residual)}) adds a dense MLP beside the experts; no llama.cpp architecture has it`);
+  }
+  const counts = [...new Set(expertsPerLayer(c).filter((e) => e > 0))];
+  if (counts.length > 1) {
+    throw unexportable(source, `MoE layers have different expert counts (${counts.join(', ')}); llama.cpp has one expert_count per model`);
+  }
+  const routing = routingFor(m.router);
+  const warnings: string[] = [];
+  let arch: GgufArch;
+  let k: number;
+  if ('k' in routing) {
+    ({ arch, k } = routing);
+  } else {
+    if (!opts.approximate || routing.approximateK === null) {
+      throw unexportable(source, `router "${m.router.type}" has no exact llama.cpp equivalent: ${routing.reason}`,
+        routing.approximateK === null ? 'no approximate export exists for this router either'
+          : 'pass --approximate to export llama\'s renormalised top-k anyway (outputs will differ from moekit\'s)');
+    }
+    arch = ARCHS.llama;
+    k = opts.approximateK ?? routing.approximateK;
+    warnings.push(`approximate export: router "${m.router.type}": ${routing.reason}; llama.cpp will route softmax → top-${k} → renormalise`);
+  }
+  const experts = counts[0];
+  if (!Number.isInteger(k) || k < 1 || k > experts) throw unexportable(source, `experts per token k = ${k} must be in [1, ${experts}]`);
+  const moeLayers = moeLayerIndices(c.num_hidden_layers, m.expert_frequency, m.first_k_dense_replace, m.moe_layers);
+  if (moeLayers.length < c.num_hidden_layers) {
+    // llama needs experts in every layer (§5.7): a dense FFN becomes E identical experts whose weights
+    // renormalise to 1 (§5.9), zero-padded to the expert width (silu(0)·0 = 0 adds nothing). Raw weights
+    // sum to less than 1, so there the trick does not work.
+    if (arch.weights === 'raw') {
+      throw unexportable(source, `dense layers inside an MoE with raw top-k weights (router "${m.router.type}") have no llama.cpp form: `
+        + `${arch.name} puts experts in every layer, and its raw weights do not sum to 1 over copies of the dense FFN`);
+    }
+    if (c.intermediate_size > m.moe_intermediate_size) {
+      throw unexportable(source, `dense layers (intermediate_size ${c.intermediate_size}) are wider than the experts `
+        + `(moe_intermediate_size ${m.moe_intermediate_size}); llama stores them as experts, which cannot hold them`);
+    }
+  }
+  const sharedWidth = m.shared_expert_intermediate_size;
+  if (sharedWidth > 0 && !(arch.sharedExpert === 'gated' && m.shared_expert_gate)) {
+    throw unexportable(source, `a${m.shared_expert_gate ? ' gated' : 'n ungated'} shared expert beside ${arch.weights} top-k weights has no llama.cpp form the exporter writes `
+      + `(qwen2moe: raw weights + gated shared expert; deepseek: ungated, not implemented yet)`);
+  }
+  return { arch, moe: { experts, k, width: m.moe_intermediate_size, moeLayers, sharedWidth }, exact: warnings.length === 0, warnings };
+}
+
+// ---- tensors (§5.4, §5.5, §5.7) ---------------------------------------------------------------------------
+
+/**
+ * Moves the rows of a [n·hd, cols] projection within each head: row s·hd/2 + j (rotate-half order) ↔
+ * row 2j + s (adjacent pairs). `toPairs` gives the order llama.cpp's NORM RoPE needs (§5.5), the inverse
+ * reads it back.
+ */
+function moveHeadRows(w: Float32Array, heads: number, headDim: number, cols: number, toPairs: boolean): Float32Array {
+  const out = new Float32Array(w.length);
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let s = 0; s < 2; s++) {
+      for (let j = 0; j < half; j++) {
+        const [from, to] = toPairs ? [s * half + j, 2 * j + s] : [2 * j + s, s * half + j];
+        const src = (h * headDim + from) * cols;
+        out.set(w.subarray(src, src + cols), (h * headDim + to) * cols);
+      }
+    }
+  }
+  return out;
+}
+
+/** HF rotate-half rows → llama's adjacent pairs (§5.5): new_row[2j + s] = old_row[s·hd/2 + j] per head. */
+export function permuteRotateHalfRows(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
+  return moveHeadRows(w, heads, headDim, cols, true);
+}
+
+/** The inverse, for reading a llama-arch GGUF: old[s·hd/2 + j] = new[2j + s]. */
+export function unpermuteRotateHalfRows(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
+  return moveHeadRows(w, heads, headDim, cols, false);
+}
+
+/** A [rows, cols] matrix zero-padded to [rows', cols'] (dense FFN → expert width). */
+function padMatrix(w: Float32Array, rows: number, cols: number, toRows: number, toCols: number): Float32Array {
+  if (rows === toRows && cols === toCols) return w;
+  const out = new Float32Array(toRows * toCols);
+  for (let r = 0; r < rows; r++) out.set(w.subarray(r * cols, (r + 1) * cols), r * toCols);
+  return out;
+}
+
+/** Concatenation along a new slowest axis: expert e is slab e (§5.7 stacking). */
+function stack(parts: readonly Float32Array[]): Float32Array {
+  return concatArrays(parts, (n) => new Float32Array(n));
+}
+
+/** Collects the GGUF tensors, reading each HF parameter at most once and checking its shape. */
+class TensorList {
+  readonly specs: GgufTensorSpec[] = [];
+  private readonly used = new Set<string>();
+
+  constructor(private readonly params: ReadonlyMap<string, SourceTensor>, private readonly dtype: GgmlType, private readonly source: string) {}
+
+  /** The HF tensor `name`, which must have `shape`. */
+  take(name: string, shape: readonly number[]): Float32Array {
+    const t = this.params.get(name);
+    if (!t) throw unexportable(this.source, `missing tensor ${name} [${shape.join(', ')}]`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw unexportable(this.source, `tensor ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    }
+    this.used.add(name);
+    return t.data;
+  }
+
+  /**
+   * Adds GGUF tensor `name` with PyTorch `shape` (ne = reversed shape, §5.4). Norms, 1-D tensors and the
+   * router stay F32 (§5.3); a Q8_0 tensor whose ne[0] is not a multiple of 32 falls back to F16.
+   */
+  add(name: string, t: { shape: readonly number[]; values: () => Float32Array; keepF32?: boolean }): void {
+    const { shape, values, keepF32 = false } = t;
+    const ne = [...shape].reverse();
+    let type: GgmlType = keepF32 || shape.length === 1 ? 'F32' : this.dtype;
+    if (type === 'Q8_0' && ne[0] % 32 !== 0) type = 'F16';
+    this.specs.push({ name, type, ne, data: () => encodeF32(values(), type) });
+  }
+
+  /** Every HF tensor must have gone somewhere, or been dropped on purpose: nothing vanishes silently. */
+  checkAllUsed(dropped: (name: string) => boolean): void {
+    const left = [...this.params.keys()].filter((n) => !this.used.has(n) && !dropped(n));
+    if (left.length > 0) {
+      throw unexportable(this.source, `${left.length} tensor(s) have no place in a llama.cpp model: ${left.slice(0, 4).join(', ')}${left.length > 4 ? ', …' : ''}`);
+    }
+  }
+}
+
+/**
+ * qwen2moe's shared expert, sigmoid(x·g)·FFN_shexp(x) (§5.9): the model's own (HF `shared_expert` and
+ * `shared_expert_gate` [1, H] → ne [H]) or, for a model without one, zero FFN weights that add exactly 0.
+ * The placeholder's gate g is 1, not 0: llama.cpp computes the sigmoid as silu(z)/z, which is 0/0 at
+ * z = 0 (with g = 1, z = Σ x_i is exactly 0 only by accident).
+ */
+function sharedExpertTensors(b: string, p: string, H: number, width: number, list: TensorList): void {
+  if (width === 0) {
+    const S = ZERO_SHARED_WIDTH;
+    list.add(`${b}.ffn_gate_inp_shexp.weight`, { shape: [H], values: () => new Float32Array(H).fill(1) });
+    list.add(`${b}.ffn_gate_shexp.weight`, { shape: [S, H], values: () => new Float32Array(S * H) });
+    list.add(`${b}.ffn_up_shexp.weight`, { shape: [S, H], values: () => new Float32Array(S * H) });
+    list.add(`${b}.ffn_down_shexp.weight`, { shape: [H, S], values: () => new Float32Array(H * S) });
+    return;
+  }
+  const gate = list.take(`${p}.mlp.shared_expert_gate.weight`, [1, H]);
+  list.add(`${b}.ffn_gate_inp_shexp.weight`, { shape: [H], values: () => gate });
+  for (const [proj, gguf, shape] of [['gate_proj', 'gate', [width, H]], ['up_proj', 'up', [width, H]], ['down_proj', 'down', [H, width]]] as const) {
+    const w = list.take(`${p}.mlp.shared_experts.${proj}.weight`, shape);
+    list.add(`${b}.ffn_${gguf}_shexp.weight`, { shape, values: () => w });
+  }
+}
+
+function decoderTensors(c: ModelConfig, choice: ArchChoice, list: TensorList): void {
+  const H = c.hidden_size;
+  const hd = c.head_dim;
+  const nh = c.num_attention_heads;
+  const nkv = c.num_key_value_heads;
+  const permute = choice.arch.rope === 'norm';
+  // Sources are taken (shape-checked, by reference) now; conversions run when the writer gets there.
+  const copy = (name: string, shape: [number] | [number, number], keepF32 = false) => {
+    const w = list.take(name, shape);
+    return { shape, values: () => w, keepF32 };
+  };
+  list.add('token_embd.weight', copy('model.embed_tokens.weight', [c.vocab_size, H]));
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const p = `model.layers.${l}`;
+    const b = `blk.${l}`;
+    list.add(`${b}.attn_norm.weight`, copy(`${p}.input_layernorm.weight`, [H]));
+    for (const [proj, gguf, heads] of [['q_proj', 'attn_q', nh], ['k_proj', 'attn_k', nkv]] as const) {
+      const w = list.take(`${p}.self_attn.${proj}.weight`, [heads * hd, H]);
+      list.add(`${b}.${gguf}.weight`, { shape: [heads * hd, H], values: () => (permute ? permuteRotateHalfRows(w, heads, hd, H) : w) });
+      if (c.attention_bias || c.qkv_bias) { // biases are permuted like the weight rows (§5.5)
+        const bias = list.take(`${p}.self_attn.${proj}.bias`, [heads * hd]);
+        list.add(`${b}.${gguf}.bias`, { shape: [heads * hd], values: () => (permute ? permuteRotateHalfRows(bias, heads, hd, 1) : bias) });
+      }
+    }
+    list.add(`${b}.attn_v.weight`, copy(`${p}.self_attn.v_proj.weight`, [nkv * hd, H]));
+    if (c.attention_bias || c.qkv_bias) list.add(`${b}.attn_v.bias`, copy(`${p}.self_attn.v_proj.bias`, [nkv * hd]));
+    list.add(`${b}.attn_output.weight`, copy(`${p}.self_attn.o_proj.weight`, [H, nh * hd]));
+    if (c.attention_bias) list.add(`${b}.attn_output.bias`, copy(`${p}.self_attn.o_proj.bias`, [H]));
+    list.add(`${b}.ffn_norm.weight`, copy(`${p}.post_attention_layernorm.weight`, [H]));
+    const moe = choice.moe;
+    const I = c.intermediate_size;
+    if (!moe) {
+      list.add(`${b}.ffn_gate.weight`, copy(`${p}.mlp.gate_proj.weight`, [I, H]));
+      list.add(`${b}.ffn_up.weight`, copy(`${p}.mlp.up_proj.weight`, [I, H]));
+      list.add(`${b}.ffn_down.weight`, copy(`${p}.mlp.down_proj.weight`, [H, I]));
+      continue;
+    }
+    const { experts: E, width: W } = moe;
+    if (moe.moeLayers.includes(l)) {
+      list.add(`${b}.ffn_gate_inp.weight`, copy(`${p}.mlp.gate.weight`, [E, H], true));
+      for (const [proj, gguf, shape] of [['gate_proj', 'gate', [W, H]], ['up_proj', 'up', [W, H]], ['down_proj', 'down', [H, W]]] as const) {
+        const parts = Array.from({ length: E }, (_, e) => list.take(`${p}.mlp.experts.${e}.${proj}.weight`, shape));
+        list.add(`${b}.ffn_${gguf}_exps.weight`, { shape: [E, ...shape], values: () => stack(parts) });
+      }
+      if (choice.arch.sharedExpert === 'gated') sharedExpertTensors(b, p, H, moe.sharedWidth, list);
+      continue;
+    }
+    // A dense layer in an MoE llama: a zero router (uniform probabilities, weights renormalising to 1)
+    // over E copies of the dense FFN, zero-padded to the expert width (silu(0)·0 adds nothing) (§5.9).
+    list.add(`${b}.ffn_gate_inp.weight`, { shape: [E, H], values: () => new Float32Array(E * H), keepF32: true });
+    for (const [proj, gguf] of [['gate_proj', 'gate'], ['up_proj', 'up']] as const) {
+      const w = list.take(`${p}.mlp.${proj}.weight`, [I, H]);
+      list.add(`${b}.ffn_${gguf}_exps.weight`, { shape: [E, W, H], values: () => stack(new Array(E).fill(padMatrix(w, I, H, W, H))) });
+    }
+    const down = list.take(`${p}.mlp.down_proj.weight`, [H, I]);
+    list.add(`${b}.ffn_down_exps.weight`, { shape: [E, H, W], values: () => stack(new Array(E).fill(padMatrix(down, H, I, H, W))) });
+  }
+  list.add('output_norm.weight', copy('model.norm.weight', [H]));
+  // Tied embeddings: llama falls back to token_embd when output.weight is absent (§5.7).
+  if (!c.tie_word_embeddings) list.add('output.weight', copy('lm_head.weight', [c.vocab_size, H]));
+  else if (choice.arch.outputRequired) list.add('output.weight', copy('model.embed_tokens.weight', [c.vocab_size, H]));
+}
+
+/** The {arch}.* hyperparameter keys (§5.6), with the exact types llama.cpp checks. */
+function archMetadata(c: ModelConfig, choice: ArchChoice): Map<string, GgufValue> {
+  const a = choice.arch.name;
+  const keys = new Map<string, GgufValue>([
+    [`${a}.vocab_size`, gv.u32(c.vocab_size)],
+    [`${a}.context_length`, gv.u32(c.max_position_embeddings)],
+    [`${a}.embedding_length`, gv.u32(c.hidden_size)],
+    [`${a}.block_count`, gv.u32(c.num_hidden_layers)],
+    [`${a}.feed_forward_length`, gv.u32(c.intermediate_size)],
+    [`${a}.attention.head_count`, gv.u32(c.num_attention_heads)],
+    [`${a}.attention.head_count_kv`, gv.u32(c.num_key_value_heads)],
+    [`${a}.attention.layer_norm_rms_epsilon`, gv.f32(c.rms_norm_eps)],
+    [`${a}.rope.dimension_count`, gv.u32(c.head_dim)],
+    [`${a}.rope.freq_base`, gv.f32(c.rope_theta)],
+  ]);
+  if (c.head_dim * c.num_attention_heads !== c.hidden_size) {
+    keys.set(`${a}.attention.key_length`, gv.u32(c.head_dim)).set(`${a}.attention.value_length`, gv.u32(c.head_dim));
+  }
+  if (choice.moe) {
+    keys.set(`${a}.expert_count`, gv.u32(choice.moe.experts)).set(`${a}.expert_used_count`, gv.u32(choice.moe.k));
+    keys.set(`${a}.${choice.arch.expertWidthKey}`, gv.u32(choice.moe.width)); // llama: replaces feed_forward_length
+  }
+  if (choice.moe && choice.arch.sharedExpert === 'gated') {
+    keys.set(`${a}.expert_shared_feed_forward_length`, gv.u32(choice.moe.sharedWidth || ZERO_SHARED_WIDTH));
+  }
+  return keys;
+}
+
+/**
+ * The GGUF image of a model: metadata and lazily encoded tensors. `params` are HF-named tensors in
+ * PyTorch layout (a DecoderLM's `params`), `source` names the model in errors.
+ */
+export function planGguf(config: ModelConfig, params: ReadonlyMap<string, SourceTensor>, tokenizer: Tokenizer,
+  opts: GgufExportOptions = {}, source = 'model'): GgufPlan {
+  const dtype = DTYPES[opts.dtype ?? 'f32'];
+  if (!dtype) throw new GgufError('Unexportable', `${source}: unknown dtype ${JSON.stringify(opts.dtype)} (${GGUF_DTYPES.join(', ')})`);
+  const choice = chooseArch(config, opts, source);
+  const list = new TensorList(params, dtype.type, source);
+  decoderTensors(config, choice, list);
+  // W_noise of noisy top-k only scales training noise (§3); nothing else may be left over.
+  list.checkAllUsed((name) => /\.mlp\.gate_noise\.weight$/.test(name));
+
+  const metadata = new Map<string, GgufValue>([
+    ['general.architecture', gv.str(choice.arch.name)],
+    ['general.type', gv.str('model')],
+    ['general.name', gv.str(opts.name ?? 'moekit model')],
+    ['general.file_type', gv.u32(dtype.fileType)],
+    ...(dtype.type === 'Q8_0' ? [['general.quantization_version', gv.u32(2)] as [string, GgufValue]] : []),
+    ...archMetadata(config, choice),
+    // moekit's own record of what was exported (community keys are namespaced, §5.6)
+    ...(config.moe ? [
+      ['moekit.router', gv.str(JSON.stringify(config.moe.router))] as [string, GgufValue],
+      ['moekit.moe_layers', gv.i32s(choice.moe!.moeLayers)] as [string, GgufValue],
+    ] : []),
+    ['moekit.exact', gv.bool(choice.exact)],
+    ...tokenizerMetadata(tokenizer, config.vocab_size, { bos: config.bos_token_id, eos: config.eos_token_id }, source),
+  ]);
+  return { arch: choice.arch.name, metadata, tensors: list.specs, exact: choice.exact, warnings: choice.warnings };
+}
+
+export interface GgufExportResult extends Omit<GgufPlan, 'metadata' | 'tensors'> {
+  path: string;
+  tensorCount: number;
+}
+
+/** Export a moekit model directory (config.json, model.safetensors, tokenizer.json) to a GGUF file. */
+export function exportGguf(dir: string, out: string, opts: GgufExportOptions = {}): GgufExportResult {
+  const loaded = loadModel(dir);
+  if (!loaded.tokenizerPath) {
+    throw new GgufError('Unexportable', `${dir} has no tokenizer.json`, 'a GGUF file embeds the tokenizer; copy the tokenizer.json the model was trained with into the directory');
+  }
+  const tokenizer = Tokenizer.load(loaded.tokenizerPath);
+  const plan = planGguf(loaded.config, loaded.model.params, tokenizer, { ...opts, name: opts.name ?? basename(resolve(dir)) }, dir);
+  writeGguf(out, plan.metadata, plan.tensors, { onTensor: opts.onTensor });
+  return { path: out, arch: plan.arch, exact: plan.exact, warnings: plan.warnings, tensorCount: plan.tensors.length };
+}

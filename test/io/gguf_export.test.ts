@@ -1,0 +1,322 @@
+// moekit model → GGUF (interop.md §5): the §5.5 permutation example, the metadata keys with the exact
+// types of §5.6 and the tokenizer keys of §5.8, tensor names / ne order / types of §5.3-§5.4-§5.7
+// (stacked experts, a dense layer copied into every expert, F32 norms and router, the Q8_0 → F16
+// fallback), raw top-k as qwen2moe, every router llama.cpp cannot reproduce refused with its reason,
+// and the convert command.
+// That llama.cpp computes the same function from these files is gguf_llamacpp.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Tokenizer } from '../../src/data/index.js';
+import { GgufError } from '../../src/io/errors.js';
+import { openGguf, type GgufReader } from '../../src/io/gguf.js';
+import { exportGguf, permuteRotateHalfRows, planGguf, unpermuteRotateHalfRows, type GgufExportOptions } from '../../src/io/gguf_export.js';
+import type { DecoderLM } from '../../src/models/index.js';
+import { makeModel, tokenizer, writeRunDir } from './gguf_models.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const V = tokenizer.vocabSize;
+
+test('§5.5: rotate-half rows → adjacent pairs per head (hd = 4: [a0,a1,b0,b1] → [a0,b0,a1,b1]), and back', () => {
+  assert.deepEqual([...permuteRotateHalfRows(Float32Array.from([10, 11, 20, 21]), 1, 4, 1)], [10, 20, 11, 21]);
+  // 2 heads of hd 6, 2 columns: head h row r holds (100h + r, 100h + r + 0.5)
+  const w = Float32Array.from({ length: 24 }, (_, i) => 100 * Math.floor(i / 12) + Math.floor((i % 12) / 2) + (i % 2) / 2);
+  const p = permuteRotateHalfRows(w, 2, 6, 2);
+  const rows = (x: Float32Array) => Array.from({ length: 12 }, (_, r) => x[2 * r]);
+  assert.deepEqual(rows(p), [0, 3, 1, 4, 2, 5, 100, 103, 101, 104, 102, 105]);
+  assert.deepEqual([...unpermuteRotateHalfRows(p, 2, 6, 2)], [...w]);
+});
+
+/** hidden 48 (not a whole Q8_0 block), experts of width 32, a narrower dense layer 1, heads of 12. */
+const MOE_DIMS = {
+  hidden_size: 48, intermediate_size: 24, num_attention_heads: 4, num_key_value_heads: 2,
+  num_experts: 4, moe_intermediate_size: 32, expert_frequency: 2, router: { type: 'top_k', k: 2 },
+};
+
+function exported(model: DecoderLM, opts: GgufExportOptions, check: (r: GgufReader) => void): void {
+  const dir = writeRunDir(model);
+  try {
+    exportGguf(dir, join(dir, 'out.gguf'), opts);
+    const r = openGguf(join(dir, 'out.gguf'));
+    try {
+      check(r);
+    } finally {
+      r.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('metadata: every §5.6 / §5.8 key with the type llama.cpp checks, and its value', () => {
+  const model = makeModel(MOE_DIMS, 1);
+  const eot = tokenizer.specialId('<|endoftext|>');
+  exported(model, { dtype: 'f16' }, (r) => {
+    const expected: [string, string, unknown][] = [
+      ['general.architecture', 'string', 'llama'], ['general.type', 'string', 'model'], ['general.file_type', 'u32', 1],
+      ['llama.vocab_size', 'u32', V], ['llama.context_length', 'u32', 64], ['llama.embedding_length', 'u32', 48],
+      ['llama.block_count', 'u32', 3], ['llama.feed_forward_length', 'u32', 32], ['llama.attention.head_count', 'u32', 4],
+      ['llama.attention.head_count_kv', 'u32', 2], ['llama.attention.layer_norm_rms_epsilon', 'f32', Math.fround(1e-5)],
+      ['llama.rope.dimension_count', 'u32', 12], ['llama.rope.freq_base', 'f32', 10000],
+      ['llama.expert_count', 'u32', 4], ['llama.expert_used_count', 'u32', 2],
+      ['tokenizer.ggml.model', 'string', 'gpt2'], ['tokenizer.ggml.pre', 'string', 'gpt-2'],
+      ['tokenizer.ggml.bos_token_id', 'u32', eot], ['tokenizer.ggml.eos_token_id', 'u32', eot],
+      ['tokenizer.ggml.add_bos_token', 'bool', false], ['tokenizer.ggml.add_eos_token', 'bool', false],
+      ['moekit.exact', 'bool', true],
+    ];
+    for (const [key, type, value] of expected) {
+      const v = r.metadata.get(key);
+      assert.ok(v, `missing ${key}`);
+      assert.equal(v.type, type, key);
+      assert.equal('value' in v ? v.value : undefined, value, key);
+    }
+    assert.ok(!r.metadata.has('general.quantization_version'), 'only quantised files carry it');
+    assert.ok(!r.metadata.has('llama.attention.key_length'), 'head_dim = hidden / heads needs no key_length');
+    assert.deepEqual(r.metadata.get('moekit.moe_layers'), { type: 'array', elementType: 'i32', values: [0, 2] });
+    const router = r.metadata.get('moekit.router');
+    assert.ok(router?.type === 'string');
+    assert.deepEqual(JSON.parse(router.value), JSON.parse(JSON.stringify(model.config.moe!.router)), 'the exact router, for moekit\'s own reader');
+
+    const tokens = r.metadata.get('tokenizer.ggml.tokens')!;
+    const types = r.metadata.get('tokenizer.ggml.token_type')!;
+    const merges = r.metadata.get('tokenizer.ggml.merges')!;
+    assert.ok(tokens.type === 'array' && tokens.elementType === 'string' && types.type === 'array' && types.elementType === 'i32');
+    assert.ok(merges.type === 'array' && merges.elementType === 'string');
+    assert.equal(tokens.values.length, V);
+    assert.equal(tokens.values[eot], '<|endoftext|>');
+    assert.equal(tokens.values[32], tokenizer.idToToken(32));
+    assert.deepEqual(new Set(types.values.filter((_, i) => i !== eot)), new Set([1]));
+    assert.equal(types.values[eot], 3); // control
+    assert.equal(merges.values.length, tokenizer.model.merges.length);
+    assert.equal(merges.values[0], tokenizer.model.merges[0].join(' '));
+  });
+});
+
+test('tensors: names, ne = reversed shape, stacked experts, the dense layer as E padded copies, Q/K permuted', () => {
+  const model = makeModel(MOE_DIMS, 2);
+  const P = (n: string) => model.params.get(n)!.data;
+  exported(model, { dtype: 'f32' }, (r) => {
+    const ne = (name: string) => r.info(name).ne;
+    assert.deepEqual(ne('token_embd.weight'), [48, V]);
+    assert.deepEqual(ne('output.weight'), [48, V]);
+    assert.deepEqual(ne('blk.0.attn_q.weight'), [48, 48]);
+    assert.deepEqual(ne('blk.0.attn_k.weight'), [48, 24]);
+    assert.deepEqual(ne('blk.0.ffn_gate_inp.weight'), [48, 4]);
+    assert.deepEqual(ne('blk.0.ffn_gate_exps.weight'), [48, 32, 4]);
+    assert.deepEqual(ne('blk.0.ffn_down_exps.weight'), [32, 48, 4]);
+    assert.deepEqual(ne('blk.1.ffn_up_exps.weight'), [48, 32, 4]);
+    assert.equal(r.tensors.length, 3 + 3 * 10); // embd, output norm, output + 10 per layer
+    assert.ok(!r.tensors.some((t) => /ffn_(gate|up|down)\.weight/.test(t.name)), 'llama MoE has experts in every layer');
+
+    assert.deepEqual(r.read('blk.2.ffn_down_exps.weight').subarray(3 * 48 * 32), P('model.layers.2.mlp.experts.3.down_proj.weight'));
+    assert.deepEqual(r.read('blk.0.ffn_gate_inp.weight'), P('model.layers.0.mlp.gate.weight'));
+    assert.deepEqual(r.read('blk.0.attn_k.weight'), permuteRotateHalfRows(P('model.layers.0.self_attn.k_proj.weight'), 2, 12, 48));
+    assert.deepEqual(unpermuteRotateHalfRows(r.read('blk.2.attn_q.weight'), 4, 12, 48), P('model.layers.2.self_attn.q_proj.weight'));
+    assert.deepEqual(r.read('blk.1.attn_v.weight'), P('model.layers.1.self_attn.v_proj.weight'));
+
+    // Dense layer 1: zero router; every expert = the dense FFN, gate/up rows 24..31 and down columns 24..31 zero
+    assert.ok(r.read('blk.1.ffn_gate_inp.weight').every((x) => x === 0));
+    const gate = r.read('blk.1.ffn_gate_exps.weight');
+    const down = r.read('blk.1.ffn_down_exps.weight');
+    const denseGate = P('model.layers.1.mlp.gate_proj.weight'); // [24, 48]
+    const denseDown = P('model.layers.1.mlp.down_proj.weight'); // [48, 24]
+    for (let e = 0; e < 4; e++) {
+      for (let i = 0; i < 32; i++) {
+        for (let h = 0; h < 48; h++) {
+          assert.equal(gate[(e * 32 + i) * 48 + h], i < 24 ? denseGate[i * 48 + h] : 0);
+          assert.equal(down[(e * 48 + h) * 32 + i], i < 24 ? denseDown[h * 24 + i] : 0);
+        }
+      }
+    }
+  });
+});
+
+test('types: norms and router F32; Q8_0 where ne[0] is a whole block, F16 where not (§5.3); tied output omitted', () => {
+  const model = makeModel({ ...MOE_DIMS, tie_word_embeddings: true }, 3);
+  exported(model, { dtype: 'q8_0' }, (r) => {
+    const type = (name: string) => r.info(name).type;
+    assert.equal(type('blk.0.attn_norm.weight'), 'F32');
+    assert.equal(type('output_norm.weight'), 'F32');
+    assert.equal(type('blk.0.ffn_gate_inp.weight'), 'F32');
+    assert.equal(type('blk.0.ffn_down_exps.weight'), 'Q8_0'); // ne[0] = 32
+    assert.equal(type('blk.0.ffn_gate_exps.weight'), 'F16'); // ne[0] = 48
+    assert.equal(type('token_embd.weight'), 'F16');
+    assert.ok(!r.tensors.some((t) => t.name === 'output.weight'), 'tied: llama falls back to token_embd');
+    assert.deepEqual(r.metadata.get('general.file_type'), { type: 'u32', value: 7 });
+    assert.deepEqual(r.metadata.get('general.quantization_version'), { type: 'u32', value: 2 });
+  });
+  exported(makeModel({ num_attention_heads: 2, head_dim: 16 }, 4), { dtype: 'bf16' }, (r) => {
+    assert.equal(r.info('blk.0.attn_q.weight').type, 'BF16');
+    assert.deepEqual(r.info('blk.0.attn_q.weight').ne, [64, 32]);
+    assert.deepEqual(r.info('blk.0.ffn_gate.weight').ne, [64, 48]);
+    assert.deepEqual(r.metadata.get('general.file_type'), { type: 'u32', value: 32 });
+    assert.deepEqual(r.metadata.get('llama.attention.key_length'), { type: 'u32', value: 16 });
+    assert.deepEqual(r.metadata.get('llama.rope.dimension_count'), { type: 'u32', value: 16 });
+    assert.ok(!r.metadata.has('llama.expert_count'), 'a dense model has no experts');
+  });
+});
+
+function plan(extra: Record<string, unknown>, opts: GgufExportOptions = {}, tok: Tokenizer = tokenizer) {
+  const model = makeModel(extra, 5);
+  return planGguf(model.config, model.params, tok, opts, 'run/dir');
+}
+
+function refused(fn: () => unknown, pattern: RegExp, hint?: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof GgufError && e.code === 'Unexportable', String(e));
+    assert.match(e.message, /^run\/dir: /);
+    assert.match(e.message, pattern);
+    if (hint) assert.match(e.hint ?? '', hint);
+    return true;
+  });
+}
+
+test('routers llama.cpp cannot reproduce are refused with the router and the reason (§5.9)', () => {
+  const moe = (router: Record<string, unknown>, more: Record<string, unknown> = {}) => ({ num_experts: 4, moe_intermediate_size: 48, router, ...more });
+  const APPROX = /pass --approximate/;
+  const NONE = /no approximate export exists/;
+  refused(() => plan(moe({ type: 'top_p', top_p: 0.4 })), /router "top_p" has no exact llama.cpp equivalent: Top-P \(p = 0.4\) picks a variable number of experts/, APPROX);
+  refused(() => plan(moe({ type: 'dense_to_sparse' })), /router "dense_to_sparse".*variable number per token/, APPROX);
+  refused(() => plan(moe({ type: 'top_k', k: 2, renormalize: false }, { expert_frequency: 2 })),
+    /dense layers inside an MoE with raw top-k weights \(router "top_k"\) have no llama.cpp form/);
+  refused(() => plan(moe({ type: 'switch', eval_capacity_factor: 2 })), /router "switch".*eval_capacity_factor 2 drops tokens/, APPROX);
+  refused(() => plan(moe({ type: 'top_k', k: 2, eval_capacity_factor: 1.25 })), /eval_capacity_factor 1.25 drops tokens/, APPROX);
+  refused(() => plan(moe({ type: 'hash' })), /router "hash".*by token id/, NONE);
+  refused(() => plan(moe({ type: 'base' })), /router "base".*balanced assignment/, NONE);
+  refused(() => plan(moe({ type: 'expert_choice' })), /router "expert_choice".*not causal/, NONE);
+  refused(() => plan(moe({ type: 'deepseek', shared_experts: 1, k: 1 })), /router "deepseek".*deepseek architecture/, NONE);
+  refused(() => plan(moe({ type: 'hash' }), { approximate: true }), /router "hash"/, NONE);
+  refused(() => plan(moe({ type: 'top_k', k: 2 }, { residual: 'sum' })), /Residual-MoE/);
+  refused(() => plan(moe({ type: 'top_k', k: 2 }, { shared_expert_intermediate_size: 16, shared_expert_gate: true })),
+    /a gated shared expert beside renormalised top-k weights has no llama.cpp form/);
+  refused(() => plan(moe({ type: 'top_k', k: 2, renormalize: false }, { shared_expert_intermediate_size: 16 })),
+    /an ungated shared expert beside raw top-k weights.*deepseek: ungated, not implemented yet/);
+  refused(() => plan({ qk_norm: 'full' }), /qk_norm "full" needs the olmoe architecture/);
+  refused(() => plan({ qk_norm: 'per_head' }), /qk_norm "per_head" needs the qwen3moe architecture/);
+  const dense = makeModel({}, 5); // DecoderLM has no MLA in this build: the config alone is what planGguf reads first
+  const mla = { q_lora_rank: null, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 8, rope_interleave: false };
+  refused(() => planGguf({ ...dense.config, mla }, dense.params, tokenizer, {}, 'run/dir'), /multi-head latent attention \(mla\) needs the deepseek2 architecture/);
+  refused(() => plan(moe({ type: 'top_k', k: 1 }, { num_experts: [2, 4], moe_layers: [0, 2] })), /different expert counts \(2, 4\)/);
+  refused(() => plan(moe({ type: 'top_k', k: 1 }, { moe_intermediate_size: 16, expert_frequency: 2 })), /dense layers \(intermediate_size 48\) are wider than the experts \(moe_intermediate_size 16\)/);
+});
+
+test('raw top-k weights → qwen2moe: NEOX RoPE (no permutation), a zero shared expert, output.weight even when tied', () => {
+  const model = makeModel({ ...MOE_DIMS, expert_frequency: 1, router: { type: 'top_k', k: 2, renormalize: false }, tie_word_embeddings: true }, 8);
+  exported(model, { dtype: 'f32' }, (r) => {
+    assert.deepEqual(r.metadata.get('general.architecture'), { type: 'string', value: 'qwen2moe' });
+    for (const [key, value] of [['qwen2moe.expert_count', 4], ['qwen2moe.expert_used_count', 2], ['qwen2moe.expert_feed_forward_length', 32],
+      ['qwen2moe.expert_shared_feed_forward_length', 32], ['qwen2moe.feed_forward_length', 24], ['qwen2moe.block_count', 3]] as const) {
+      assert.deepEqual(r.metadata.get(key), { type: 'u32', value }, key);
+    }
+    assert.deepEqual(r.read('blk.0.attn_q.weight'), model.params.get('model.layers.0.self_attn.q_proj.weight')!.data, 'no Q/K permutation for NEOX');
+    assert.deepEqual(r.read('output.weight'), model.params.get('model.embed_tokens.weight')!.data, 'qwen2moe requires output.weight');
+    assert.deepEqual(r.info('blk.2.ffn_gate_inp_shexp.weight').ne, [48]);
+    assert.deepEqual(r.info('blk.2.ffn_down_shexp.weight').ne, [32, 48]);
+    assert.ok(r.read('blk.2.ffn_up_shexp.weight').every((x) => x === 0), 'the shared expert adds 0');
+    assert.ok(r.read('blk.2.ffn_gate_inp_shexp.weight').every((x) => x === 1), 'its gate is nonzero (silu(z)/z is NaN at 0)');
+  });
+});
+
+test('Qwen2-MoE shape → qwen2moe with its own gated shared expert and q/k/v biases (unpermuted: NEOX)', () => {
+  const model = makeModel({ ...MOE_DIMS, expert_frequency: 1, router: { type: 'top_k', k: 2, renormalize: false },
+    shared_expert_intermediate_size: 40, shared_expert_gate: true, qkv_bias: true }, 9);
+  const P = (n: string) => model.params.get(n)!.data;
+  exported(model, { dtype: 'f32' }, (r) => {
+    assert.deepEqual(r.metadata.get('qwen2moe.expert_shared_feed_forward_length'), { type: 'u32', value: 40 });
+    assert.deepEqual(r.read('blk.1.ffn_gate_inp_shexp.weight'), P('model.layers.1.mlp.shared_expert_gate.weight'));
+    assert.deepEqual(r.info('blk.1.ffn_gate_inp_shexp.weight').ne, [48]);
+    assert.deepEqual(r.read('blk.1.ffn_down_shexp.weight'), P('model.layers.1.mlp.shared_experts.down_proj.weight'));
+    assert.deepEqual(r.info('blk.1.ffn_down_shexp.weight').ne, [40, 48]);
+    assert.deepEqual(r.read('blk.0.attn_q.bias'), P('model.layers.0.self_attn.q_proj.bias'));
+    assert.deepEqual(r.info('blk.0.attn_k.bias').ne, [24]);
+    assert.ok(!r.tensors.some((t) => t.name.endsWith('attn_output.bias')), 'qkv_bias: no o_proj bias');
+  });
+  exported(makeModel({ attention_bias: true }, 10), { dtype: 'f16' }, (r) => {
+    assert.equal(r.info('blk.0.attn_q.bias').type, 'F32', '1-D tensors stay F32');
+    assert.deepEqual(r.info('blk.0.attn_output.bias').ne, [64]);
+  });
+});
+
+test('--approximate: a Top-P model becomes llama top-k with a warning, marked inexact', () => {
+  const p = plan({ num_experts: 4, moe_intermediate_size: 48, router: { type: 'top_p', top_p: 0.4, max_k: 3 } }, { approximate: true });
+  assert.equal(p.exact, false);
+  assert.equal(p.warnings.length, 1);
+  assert.match(p.warnings[0], /approximate export: router "top_p".*softmax → top-3 → renormalise/);
+  assert.deepEqual(p.metadata.get('llama.expert_used_count'), { type: 'u32', value: 3 });
+  assert.deepEqual(p.metadata.get('moekit.exact'), { type: 'bool', value: false });
+  const capped = plan({ num_experts: 4, moe_intermediate_size: 48, router: { type: 'top_k', k: 1, eval_capacity_factor: 1 } }, { approximate: true, approximateK: 2 });
+  assert.equal(capped.arch, 'llama');
+  assert.deepEqual(capped.metadata.get('llama.expert_used_count'), { type: 'u32', value: 2 });
+  refused(() => plan({ num_experts: 4, moe_intermediate_size: 48, router: { type: 'top_p', top_p: 0.5 } }, { approximate: true, approximateK: 5 }), /k = 5 must be in \[1, 4\]/);
+});
+
+test('tokenizers: pre-tokenizer without a llama.cpp label, normalizers, extra specials refused; vocab padding; add_bos/add_eos from the post-processor', () => {
+  const prefixed = Tokenizer.fromJSON({ ...tokenizer.toJSON(), pre_tokenizer: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true } });
+  refused(() => plan({}, {}, prefixed), /pre_tokenizer .*"add_prefix_space":true.* has no llama.cpp equivalent/, /gpt-2/);
+  refused(() => plan({ vocab_size: V - 1 }), new RegExp(`the tokenizer has ${V} ids but the model's vocab_size is ${V - 1}`));
+  const padded = plan({ vocab_size: V + 10 });
+  const tokens = padded.metadata.get('tokenizer.ggml.tokens')!;
+  const types = padded.metadata.get('tokenizer.ggml.token_type')!;
+  assert.ok(tokens.type === 'array' && types.type === 'array');
+  assert.deepEqual(tokens.values.slice(V), Array.from({ length: 10 }, (_, i) => `[PAD${V + i}]`));
+  assert.deepEqual(types.values.slice(V - 1), [3, ...new Array(10).fill(5)]); // <|endoftext|> is the last real id
+
+  const withJson = (patch: Record<string, unknown>) => Tokenizer.fromJSON({ ...tokenizer.toJSON(), ...patch });
+  refused(() => plan({}, {}, withJson({ normalizer: { type: 'NFC' } })), /normalizer "NFC": llama.cpp's gpt2 vocabulary normalizes nothing/);
+  refused(() => plan({}, {}, withJson({ model: { ...tokenizer.toJSON().model as object, byte_fallback: true } })), /byte_fallback = true is SentencePiece-style/);
+  const eot = tokenizer.specialId('<|endoftext|>');
+  const template = (single: unknown[]) => withJson({ post_processor: {
+    type: 'TemplateProcessing', single, pair: single,
+    special_tokens: { '<|endoftext|>': { id: '<|endoftext|>', ids: [eot], tokens: ['<|endoftext|>'] } },
+  } });
+  const EOT = { SpecialToken: { id: '<|endoftext|>', type_id: 0 } };
+  const A = { Sequence: { id: 'A', type_id: 0 } };
+  const keys = (tok: Tokenizer) => {
+    const m = plan({ bos_token_id: 3 }, {}, tok).metadata;
+    return ['bos_token_id', 'add_bos_token', 'add_eos_token'].map((k) => (m.get(`tokenizer.ggml.${k}`) as { value: unknown }).value);
+  };
+  assert.deepEqual(keys(tokenizer), [3, false, false], 'ByteLevel adds nothing; bos_token_id from config.json');
+  assert.deepEqual(keys(template([EOT, A])), [eot, true, false], 'a template that prepends <|endoftext|>: add_bos with that id');
+  assert.deepEqual(keys(template([A, EOT])), [3, false, true]);
+  refused(() => plan({}, {}, template([EOT, EOT, A])), /post-processor turns \[\d+\] into \[\d+,\d+,\d+\]; llama.cpp can only add one BOS and one EOS/);
+});
+
+function moekit(...args: string[]) {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, MOEKIT_DEBUG: '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('moekit convert: writes a GGUF with a progress line; refuses Top-P in one line unless --approximate', () => {
+  const dense = writeRunDir(makeModel({}, 6));
+  const topP = writeRunDir(makeModel({ num_experts: 4, moe_intermediate_size: 48, router: { type: 'top_p', top_p: 0.4 } }, 7));
+  try {
+    const out = join(dense, 'm.gguf');
+    const ok = moekit('convert', '--model', dense, '--to', 'gguf', '--dtype', 'f16', '--out', out);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^wrote .*m\.gguf: GGUF v3, arch llama, 30 tensors, f16, [\d.]+ MiB\n$/);
+    assert.match(ok.stderr, /convert .* → m\.gguf \[=+\] 30\/30 \| tensor output\.weight/);
+    const r = openGguf(out);
+    assert.equal(r.info('blk.0.attn_q.weight').type, 'F16');
+    r.close();
+
+    const no = moekit('convert', '--model', topP, '--to', 'gguf');
+    assert.equal(no.code, 1);
+    const lines = no.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('moekit: native kernels unavailable'));
+    assert.equal(lines.length, 1, no.stderr);
+    assert.match(lines[0], /^moekit convert: error: .*router "top_p" has no exact llama.cpp equivalent.*\(pass --approximate/);
+
+    const approx = moekit('convert', '--model', topP, '--to', 'gguf', '--approximate', '--k', '2');
+    assert.equal(approx.code, 0, approx.stderr);
+    assert.match(approx.stderr, /moekit convert: warning: approximate export: router "top_p"/);
+    assert.match(approx.stdout, /model-f32\.gguf: .*\(approximate: see the warnings above\)/);
+
+    assert.match(moekit('convert', '--model', dense, '--to', 'onnx').stderr, /--to must be "gguf" or "hf", got "onnx"/);
+    assert.match(moekit('convert', '--model', dense, '--to', 'gguf', '--dtype', 'q4').stderr, /--dtype must be one of f32, f16, bf16, q8_0/);
+  } finally {
+    rmSync(dense, { recursive: true, force: true });
+    rmSync(topP, { recursive: true, force: true });
+  }
+});
