@@ -19,7 +19,7 @@
 import { noGrad } from '../tensor/index.js';
 import { ConfigError } from '../tensor/index.js';
 import { kPerToken, type MoeRouting, type RouterConfig } from '../moe/index.js';
-import { DecoderLM, parseModelConfig, toHfConfig, type LossResult } from '../models/index.js';
+import type { DecoderLM, LossResult } from '../models/index.js';
 import { RoutingCollector, type RoutingMetrics } from './routing.js';
 
 /** One evaluation batch: rows of `seqLen` tokens, row-major; targets < 0 are ignored. */

@@ -8,7 +8,6 @@
 // Tensors come back as the safetensors reader's SafetensorsTensor (C-order copies), so a model loader
 // treats both formats alike. Everything — zip directory, pickle, dtypes, storage sizes, view bounds —
 // is validated before the first tensor byte is read.
-import { join } from 'node:path';
 import { PytorchBinError } from './errors.js';
 import { describe, PyDict, TensorRef, unpickle } from './pickle.js';
 import {
