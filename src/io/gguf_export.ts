@@ -4,9 +4,10 @@
 //
 // Architectures are rows of ARCHS (name, RoPE style §5.5, whether output.weight is required §5.7, how
 // the router weights its top-k §5.9) plus a rule in routingFor; the tensor names of §5.7 are shared.
-// Today: `llama` (dense, and renormalised top-k MoE with every layer's FFN stacked as experts) and
-// `qwen2moe` (raw top-k weights, with the model's gated shared expert or one that contributes zero).
-// qwen3moe (per-head q/k norm), olmoe (full q/k norm), deepseek and deepseek2 (MLA) are further rows.
+// Today: `llama` (dense, and renormalised top-k MoE with every layer's FFN stacked as experts),
+// `qwen2moe` (raw top-k weights, with the model's gated shared expert or one that contributes zero), and
+// their q/k-norm twins `qwen3moe` (renormalised, per-head q/k norm) and `olmoe` (raw, full-width q/k
+// norm). deepseek and deepseek2 (MLA) are further rows.
 import { basename, resolve } from 'node:path';
 import { expertsPerLayer, moeLayerIndices, type ModelConfig } from '../models/config.js';
 import { loadModel } from './load.js';
@@ -40,15 +41,37 @@ interface GgufArch {
    * adds sigmoid(x·g)·FFN_shexp(x); a model without one gets a placeholder of zero weights).
    */
   sharedExpert: 'none' | 'gated';
+  /** RMSNorm of q and k before RoPE (§5.7): none, over each head (qwen3moe, [hd]) or the whole projection (olmoe, [H]). */
+  qkNorm: 'none' | 'per_head' | 'full';
+  /** Whether llama.cpp loads q/k/v/o biases (llama: all optional; qwen2moe: q/k/v; qwen3moe/olmoe: none). */
+  attentionBias: 'qkvo' | 'qkv' | 'none';
+  /** Writes `attention.key_length`/`value_length` even when head_dim = hidden/heads (qwen3moe's converter does). */
+  alwaysKeyLength: boolean;
 }
 
 /** Width of the zero shared expert written where the architecture requires one and the model has none. */
 const ZERO_SHARED_WIDTH = 32;
 
 const ARCHS = {
-  llama: { name: 'llama', rope: 'norm', outputRequired: false, weights: 'renormalised', expertWidthKey: 'feed_forward_length', sharedExpert: 'none' },
-  qwen2moe: { name: 'qwen2moe', rope: 'neox', outputRequired: true, weights: 'raw', expertWidthKey: 'expert_feed_forward_length', sharedExpert: 'gated' },
+  llama: { name: 'llama', rope: 'norm', outputRequired: false, weights: 'renormalised', expertWidthKey: 'feed_forward_length', sharedExpert: 'none', qkNorm: 'none', attentionBias: 'qkvo', alwaysKeyLength: false },
+  qwen2moe: { name: 'qwen2moe', rope: 'neox', outputRequired: true, weights: 'raw', expertWidthKey: 'expert_feed_forward_length', sharedExpert: 'gated', qkNorm: 'none', attentionBias: 'qkv', alwaysKeyLength: false },
+  qwen3moe: { name: 'qwen3moe', rope: 'neox', outputRequired: false, weights: 'renormalised', expertWidthKey: 'expert_feed_forward_length', sharedExpert: 'none', qkNorm: 'per_head', attentionBias: 'none', alwaysKeyLength: true },
+  olmoe: { name: 'olmoe', rope: 'neox', outputRequired: true, weights: 'raw', expertWidthKey: 'feed_forward_length', sharedExpert: 'none', qkNorm: 'full', attentionBias: 'none', alwaysKeyLength: false },
 } as const satisfies Record<string, GgufArch>;
+
+/**
+ * The architecture with the routing of `base` (its top-k weights) and the model's q/k norm: llama →
+ * qwen3moe and qwen2moe → olmoe when there is one (§5.9), or why none exists.
+ */
+function withQkNorm(base: GgufArch, c: ModelConfig, router: string, source: string): GgufArch {
+  if (c.qk_norm === base.qkNorm) return base;
+  const archs: readonly GgufArch[] = Object.values(ARCHS);
+  const found = archs.find((a) => a.qkNorm === c.qk_norm && a.weights === base.weights);
+  if (found) return found;
+  const other = archs.find((a) => a.qkNorm === c.qk_norm);
+  throw unexportable(source, `qk_norm "${c.qk_norm}" with ${base.weights} top-k weights (router "${router}") has no llama.cpp form: `
+    + `${other ? `${other.name}, the architecture with that q/k norm, hard-codes ${other.weights} weights` : 'no architecture has that q/k norm'}`);
+}
 
 /** A named tensor in PyTorch layout (row-major, shape as HF writes it). */
 export interface SourceTensor {
@@ -136,11 +159,13 @@ function unexportable(source: string, what: string, hint?: string): GgufError {
 /** Picks the architecture and the MoE hyperparameters llama.cpp will use, refusing what it cannot express. */
 function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): ArchChoice {
   if (c.mla) throw unexportable(source, 'multi-head latent attention (mla) needs the deepseek2 architecture, which the exporter does not write yet');
-  if (c.qk_norm !== 'none') {
-    throw unexportable(source, `qk_norm "${c.qk_norm}" needs the ${c.qk_norm === 'full' ? 'olmoe' : 'qwen3moe'} architecture, which the exporter does not write yet`);
-  }
   const m = c.moe;
-  if (!m) return { arch: ARCHS.llama, moe: null, exact: true, warnings: [] };
+  if (!m) {
+    if (c.qk_norm !== 'none') {
+      throw unexportable(source, `a dense model with qk_norm "${c.qk_norm}" needs llama.cpp's qwen3 / olmo2 architectures, which the exporter does not write yet`);
+    }
+    return { arch: ARCHS.llama, moe: null, exact: true, warnings: [] };
+  }
   if (m.residual) {
     throw unexportable(source, `Residual-MoE (residual: ${JSON.stringify(m.residual)}) adds a dense MLP beside the experts; no llama.cpp architecture has it`);
   }
@@ -164,6 +189,8 @@ function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): Ar
     k = opts.approximateK ?? routing.approximateK;
     warnings.push(`approximate export: router "${m.router.type}": ${routing.reason}; llama.cpp will route softmax → top-${k} → renormalise`);
   }
+  arch = withQkNorm(arch, c, m.router.type, source);
+  checkAttention(c, arch, source);
   const experts = counts[0];
   if (!Number.isInteger(k) || k < 1 || k > experts) throw unexportable(source, `experts per token k = ${k} must be in [1, ${experts}]`);
   const moeLayers = moeLayerIndices(c.num_hidden_layers, m.expert_frequency, m.first_k_dense_replace, m.moe_layers);
@@ -177,7 +204,7 @@ function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): Ar
     }
     if (c.intermediate_size > m.moe_intermediate_size) {
       throw unexportable(source, `dense layers (intermediate_size ${c.intermediate_size}) are wider than the experts `
-        + `(moe_intermediate_size ${m.moe_intermediate_size}); llama stores them as experts, which cannot hold them`);
+        + `(moe_intermediate_size ${m.moe_intermediate_size}); ${arch.name} stores them as experts, which cannot hold them`);
     }
   }
   const sharedWidth = m.shared_expert_intermediate_size;
@@ -186,6 +213,22 @@ function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): Ar
       + `(qwen2moe: raw weights + gated shared expert; deepseek: ungated, not implemented yet)`);
   }
   return { arch, moe: { experts, k, width: m.moe_intermediate_size, moeLayers, sharedWidth }, exact: warnings.length === 0, warnings };
+}
+
+/** Refuses attention llama.cpp's `arch` would not load: biases it lacks, olmoe's full-width q/k norm beyond nkv = nh (§5.7). */
+function checkAttention(c: ModelConfig, arch: GgufArch, source: string): void {
+  const bias = c.attention_bias ? 'qkvo' : c.qkv_bias ? 'qkv' : 'none';
+  if (bias !== 'none' && !arch.attentionBias.startsWith(bias)) {
+    throw unexportable(source, `${c.attention_bias ? 'attention_bias (q/k/v/o biases)' : 'qkv_bias (q/k/v biases)'}: llama.cpp's ${arch.name} `
+      + `${arch.attentionBias === 'none' ? 'has no attention biases' : `has only ${arch.attentionBias.split('').join('/')} biases`}`);
+  }
+  if (arch.qkNorm === 'full') {
+    const { hidden_size: H, num_attention_heads: nh, num_key_value_heads: nkv, head_dim: hd } = c;
+    if (nkv !== nh || nh * hd !== H) {
+      throw unexportable(source, `llama.cpp's ${arch.name} sizes both q/k norms to hidden_size (${H}), so it needs num_key_value_heads = num_attention_heads `
+        + `and heads × head_dim = hidden_size; got ${nkv} kv heads, ${nh} heads of ${hd}`);
+    }
+  }
 }
 
 // ---- tensors (§5.4, §5.5, §5.7) ---------------------------------------------------------------------------
@@ -319,6 +362,11 @@ function decoderTensors(c: ModelConfig, choice: ArchChoice, list: TensorList): v
         list.add(`${b}.${gguf}.bias`, { shape: [heads * hd], values: () => (permute ? permuteRotateHalfRows(bias, heads, hd, 1) : bias) });
       }
     }
+    if (choice.arch.qkNorm !== 'none') { // per head: one [hd] weight shared by all heads; full: [heads·hd]
+      const perHead = choice.arch.qkNorm === 'per_head';
+      list.add(`${b}.attn_q_norm.weight`, copy(`${p}.self_attn.q_norm.weight`, [perHead ? hd : nh * hd]));
+      list.add(`${b}.attn_k_norm.weight`, copy(`${p}.self_attn.k_norm.weight`, [perHead ? hd : nkv * hd]));
+    }
     list.add(`${b}.attn_v.weight`, copy(`${p}.self_attn.v_proj.weight`, [nkv * hd, H]));
     if (c.attention_bias || c.qkv_bias) list.add(`${b}.attn_v.bias`, copy(`${p}.self_attn.v_proj.bias`, [nkv * hd]));
     list.add(`${b}.attn_output.weight`, copy(`${p}.self_attn.o_proj.weight`, [H, nh * hd]));
@@ -373,7 +421,7 @@ function archMetadata(c: ModelConfig, choice: ArchChoice): Map<string, GgufValue
     [`${a}.rope.dimension_count`, gv.u32(c.head_dim)],
     [`${a}.rope.freq_base`, gv.f32(c.rope_theta)],
   ]);
-  if (c.head_dim * c.num_attention_heads !== c.hidden_size) {
+  if (choice.arch.alwaysKeyLength || c.head_dim * c.num_attention_heads !== c.hidden_size) {
     keys.set(`${a}.attention.key_length`, gv.u32(c.head_dim)).set(`${a}.attention.value_length`, gv.u32(c.head_dim));
   }
   if (choice.moe) {

@@ -1,7 +1,7 @@
 // moekit model → GGUF (interop.md §5): the §5.5 permutation example, the metadata keys with the exact
 // types of §5.6 and the tokenizer keys of §5.8, tensor names / ne order / types of §5.3-§5.4-§5.7
 // (stacked experts, a dense layer copied into every expert, F32 norms and router, the Q8_0 → F16
-// fallback), raw top-k as qwen2moe, every router llama.cpp cannot reproduce refused with its reason,
+// fallback), raw top-k as qwen2moe, q/k norm as qwen3moe / olmoe, the HF fixtures, every router llama.cpp cannot reproduce refused with its reason,
 // and the convert command.
 // That llama.cpp computes the same function from these files is gguf_llamacpp.test.ts.
 import { test } from 'node:test';
@@ -14,6 +14,7 @@ import { Tokenizer } from '../../src/data/index.js';
 import { GgufError } from '../../src/io/errors.js';
 import { openGguf, type GgufReader } from '../../src/io/gguf.js';
 import { exportGguf, permuteRotateHalfRows, planGguf, unpermuteRotateHalfRows, type GgufExportOptions } from '../../src/io/gguf_export.js';
+import { loadModel } from '../../src/io/load.js';
 import type { DecoderLM } from '../../src/models/index.js';
 import { makeModel, tokenizer, writeRunDir } from './gguf_models.js';
 
@@ -194,8 +195,6 @@ test('routers llama.cpp cannot reproduce are refused with the router and the rea
     /a gated shared expert beside renormalised top-k weights has no llama.cpp form/);
   refused(() => plan(moe({ type: 'top_k', k: 2, renormalize: false }, { shared_expert_intermediate_size: 16 })),
     /an ungated shared expert beside raw top-k weights.*deepseek: ungated, not implemented yet/);
-  refused(() => plan({ qk_norm: 'full' }), /qk_norm "full" needs the olmoe architecture/);
-  refused(() => plan({ qk_norm: 'per_head' }), /qk_norm "per_head" needs the qwen3moe architecture/);
   const dense = makeModel({}, 5); // DecoderLM has no MLA in this build: the config alone is what planGguf reads first
   const mla = { q_lora_rank: null, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 8, rope_interleave: false };
   refused(() => planGguf({ ...dense.config, mla }, dense.params, tokenizer, {}, 'run/dir'), /multi-head latent attention \(mla\) needs the deepseek2 architecture/);
@@ -238,6 +237,64 @@ test('Qwen2-MoE shape → qwen2moe with its own gated shared expert and q/k/v bi
     assert.equal(r.info('blk.0.attn_q.bias').type, 'F32', '1-D tensors stay F32');
     assert.deepEqual(r.info('blk.0.attn_output.bias').ne, [64]);
   });
+});
+
+test('q/k norm → qwen3moe (renormalised, per head) and olmoe (raw, full width): keys, norms, no permutation (§5.6, §5.7, §5.9)', () => {
+  const moe = { ...MOE_DIMS, expert_frequency: 1 };
+  // hidden 48 = 4 heads × 12: qwen3moe still states key_length / value_length (= head_dim)
+  const qwen3 = makeModel({ ...moe, qk_norm: 'per_head', router: { type: 'top_k', k: 3, renormalize: true }, tie_word_embeddings: true }, 11);
+  exported(qwen3, { dtype: 'f16' }, (r) => {
+    assert.deepEqual(r.metadata.get('general.architecture'), { type: 'string', value: 'qwen3moe' });
+    for (const [key, value] of [['expert_count', 4], ['expert_used_count', 3], ['expert_feed_forward_length', 32], ['feed_forward_length', 24],
+      ['attention.key_length', 12], ['attention.value_length', 12], ['attention.head_count_kv', 2], ['rope.dimension_count', 12]] as const) {
+      assert.deepEqual(r.metadata.get(`qwen3moe.${key}`), { type: 'u32', value }, key);
+    }
+    assert.deepEqual(r.metadata.get('qwen3moe.attention.layer_norm_rms_epsilon'), { type: 'f32', value: Math.fround(1e-5) });
+    assert.deepEqual(r.info('blk.1.attn_q_norm.weight'), { ...r.info('blk.1.attn_q_norm.weight'), type: 'F32', ne: [12] });
+    assert.deepEqual(r.read('blk.1.attn_k_norm.weight'), qwen3.params.get('model.layers.1.self_attn.k_norm.weight')!.data);
+    assert.deepEqual(r.info('blk.0.attn_q.weight').ne, [48, 48]);
+    assert.ok(!r.tensors.some((t) => t.name === 'output.weight' || t.name.includes('shexp')), 'tied: qwen3moe falls back to token_embd; no shared expert');
+    assert.equal(r.tensors.length, 2 + 3 * 12);
+  });
+  const olmoe = makeModel({ ...moe, qk_norm: 'full', num_key_value_heads: 4, router: { type: 'top_k', k: 2, renormalize: false }, tie_word_embeddings: true }, 12);
+  exported(olmoe, { dtype: 'f32' }, (r) => {
+    assert.deepEqual(r.metadata.get('general.architecture'), { type: 'string', value: 'olmoe' });
+    for (const [key, value] of [['expert_count', 4], ['expert_used_count', 2], ['feed_forward_length', 32], ['attention.head_count_kv', 4]] as const) {
+      assert.deepEqual(r.metadata.get(`olmoe.${key}`), { type: 'u32', value }, key);
+    }
+    for (const key of ['expert_feed_forward_length', 'attention.key_length', 'expert_shared_feed_forward_length']) assert.ok(!r.metadata.has(`olmoe.${key}`), key);
+    assert.deepEqual(r.info('blk.2.attn_k_norm.weight').ne, [48]);
+    assert.deepEqual(r.read('blk.2.attn_q_norm.weight'), olmoe.params.get('model.layers.2.self_attn.q_norm.weight')!.data);
+    assert.deepEqual(r.read('blk.0.attn_k.weight'), olmoe.params.get('model.layers.0.self_attn.k_proj.weight')!.data, 'NEOX: no Q/K permutation');
+    assert.deepEqual(r.read('output.weight'), olmoe.params.get('model.embed_tokens.weight')!.data, 'olmoe requires output.weight');
+    assert.ok(!r.tensors.some((t) => t.name.includes('shexp')));
+  });
+  // Approximate Top-P (llama's renormalised top-k) keeps its per-head q/k norm as qwen3moe.
+  assert.equal(plan({ num_experts: 4, moe_intermediate_size: 48, qk_norm: 'per_head', router: { type: 'top_p', top_p: 0.4 } }, { approximate: true }).arch, 'qwen3moe');
+});
+
+test('q/k norm and attention biases llama.cpp cannot hold are refused (§5.7, §5.9)', () => {
+  const moe = (router: Record<string, unknown>, more: Record<string, unknown> = {}) => ({ num_experts: 4, moe_intermediate_size: 48, router, ...more });
+  const raw = { type: 'top_k', k: 2, renormalize: false };
+  const renorm = { type: 'top_k', k: 2, renormalize: true };
+  refused(() => plan(moe(raw, { qk_norm: 'per_head' })),
+    /qk_norm "per_head" with raw top-k weights \(router "top_k"\) has no llama.cpp form: qwen3moe, the architecture with that q\/k norm, hard-codes renormalised weights/);
+  refused(() => plan(moe({ type: 'switch' }, { qk_norm: 'per_head' })), /qk_norm "per_head" with raw top-k weights \(router "switch"\)/);
+  refused(() => plan(moe(renorm, { qk_norm: 'full', num_key_value_heads: 4 })), /qk_norm "full" with renormalised top-k weights .*olmoe.*hard-codes raw weights/);
+  refused(() => plan({ qk_norm: 'per_head' }), /a dense model with qk_norm "per_head" needs llama.cpp's qwen3 \/ olmo2 architectures/);
+  refused(() => plan(moe(raw, { qk_norm: 'full' })), /olmoe sizes both q\/k norms to hidden_size \(64\).*got 2 kv heads, 4 heads of 16/);
+  refused(() => plan(moe(raw, { qk_norm: 'full', num_key_value_heads: 4, head_dim: 8 })), /got 4 kv heads, 4 heads of 8/);
+  refused(() => plan(moe(raw, { qk_norm: 'full', num_key_value_heads: 4, expert_frequency: 2 })), /dense layers inside an MoE with raw top-k weights/);
+  refused(() => plan(moe(renorm, { qk_norm: 'per_head', qkv_bias: true })), /qkv_bias \(q\/k\/v biases\): llama.cpp's qwen3moe has no attention biases/);
+  // llama.cpp's qwen2moe fails to load a file with attn_output.bias (checked with node-llama-cpp)
+  refused(() => plan(moe(raw, { attention_bias: true })), /attention_bias \(q\/k\/v\/o biases\): llama.cpp's qwen2moe has only q\/k\/v biases/);
+});
+
+test('the committed HF fixtures: qwen3_moe (dense layers wider than its experts) is refused; olmoe plans as olmoe', () => {
+  const root = fileURLToPath(new URL('../../../test/fixtures/hf/', import.meta.url));
+  const q = loadModel(join(root, 'qwen3_moe'));
+  refused(() => planGguf(q.config, q.model.params, tokenizer, {}, 'run/dir'),
+    /dense layers \(intermediate_size 40\) are wider than the experts \(moe_intermediate_size 16\); qwen3moe stores them as experts/);
 });
 
 test('--approximate: a Top-P model becomes llama top-k with a warning, marked inexact', () => {

@@ -4,8 +4,9 @@
 // Models: dense llama (also with head_dim ≠ hidden/heads); Mixtral-shaped top-2 MoE (also under noisy
 // top-k and GShard routers, whose inference routing is the same); an MoE with a dense middle layer
 // (copied into every expert, §5.9, zero-padded to the expert width) and tied embeddings; raw-weight
-// top-2 and Switch as qwen2moe, also with a gated shared expert and q/k/v biases (Qwen2-MoE); attention
-// biases; dtypes f32, f16, bf16, q8_0. Flash attention is off and the KV cache
+// top-2 and Switch as qwen2moe, also with a gated shared expert and q/k/v biases (Qwen2-MoE); renormalised
+// top-2 with per-head q/k norm as qwen3moe (also with a dense middle layer) and raw top-2 with full-width
+// q/k norm as olmoe; attention biases; dtypes f32, f16, bf16, q8_0. Flash attention is off and the KV cache
 // f32, so that f32 files agree with moekit to ~1e-5.
 // node-llama-cpp failing to load is a test failure, never a skip.
 import { test } from 'node:test';
@@ -125,6 +126,8 @@ function pickModel(extra: Record<string, unknown>, dtype: GgufDtype, margin: num
 }
 
 const MOE = { num_experts: 4, moe_intermediate_size: 64, router: { type: 'top_k', k: 2, renormalize: true } };
+const QWEN3 = { ...MOE, qk_norm: 'per_head', head_dim: 24 };
+const OLMOE = { ...MOE, router: { type: 'top_k', k: 2, renormalize: false }, qk_norm: 'full', num_key_value_heads: 4 };
 /**
  * `tol`: max |logit difference| allowed. Exact types (f32; f16 on f16-rounded weights) decode freely and
  * must agree on every token (margin against ties: 4 × tol). Under bf16/q8_0 llama.cpp also rounds the
@@ -143,6 +146,11 @@ const CASES: { label: string; extra: Record<string, unknown>; dtype: GgufDtype; 
   { label: 'noisy top-2 MoE (noise weight dropped), f32', extra: { ...MOE, router: { type: 'noisy_top_k', k: 2 } }, dtype: 'f32', tol: 1e-3 },
   { label: 'GShard top-2 MoE, f32', extra: { ...MOE, router: { type: 'gshard' } }, dtype: 'f32', tol: 1e-3 },
   { label: 'top-2 MoE with a narrower dense middle layer, tied embeddings, f16', extra: { ...MOE, expert_frequency: 2, tie_word_embeddings: true }, dtype: 'f16', tol: 0.2 },
+  { label: 'Qwen3-MoE-shaped (renormalised top-2, per-head q/k norm, head_dim 24 ≠ hidden/heads) as qwen3moe, f32', extra: QWEN3, dtype: 'f32', tol: 1e-3, arch: 'qwen3moe' },
+  { label: 'Qwen3-MoE-shaped with tied embeddings as qwen3moe, f16', extra: { ...QWEN3, tie_word_embeddings: true }, dtype: 'f16', tol: 0.2, arch: 'qwen3moe' },
+  { label: 'Qwen3-MoE-shaped with a narrower dense middle layer (copied into every expert) as qwen3moe, f32', extra: { ...QWEN3, expert_frequency: 2 }, dtype: 'f32', tol: 1e-3, arch: 'qwen3moe' },
+  { label: 'OLMoE-shaped (raw top-2, full-width q/k norm, nkv = nh) with tied embeddings (output.weight duplicated) as olmoe, f32', extra: { ...OLMOE, tie_word_embeddings: true }, dtype: 'f32', tol: 1e-3, arch: 'olmoe' },
+  { label: 'OLMoE-shaped as olmoe, f16', extra: OLMOE, dtype: 'f16', tol: 0.05, arch: 'olmoe' },
   { label: 'Mixtral-shaped top-2 MoE, bf16', extra: MOE, dtype: 'bf16', tol: 0.75 },
   { label: 'dense llama, q8_0', extra: {}, dtype: 'q8_0', tol: 0.75 },
 ];
