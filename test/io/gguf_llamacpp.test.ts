@@ -13,12 +13,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
 import type { DecoderLM } from '../../src/models/index.js';
 import { exportGguf, type GgufDtype } from '../../src/io/gguf_export.js';
 import { decodeTensor, encodeF32, quantizeQ8_0 } from '../../src/io/gguf.js';
 import { noGrad } from '../../src/tensor/index.js';
-import { makeModel, tokenizer, writeRunDir } from './gguf_models.js';
+import { loadModel } from '../../src/io/load.js';
+import { asciiTokenizer, makeModel, tokenizer, withAsciiTokenizer, writeRunDir } from './gguf_models.js';
 
 const PROMPT = 'The lazy experts don\'t route 42 tokens,  café!';
 const GENERATE = 12;
@@ -79,7 +81,7 @@ function topGap(v: Float32Array): number {
  * llama.cpp's greedy choice (temperature 0) and raw logits at each of n steps after `prompt`. Each step
  * feeds llama.cpp's own choice (free-running greedy decoding), or `forced[i]` when given.
  */
-async function llamaGreedy(path: string, promptIds: number[], n: number, vocab: number, forced?: number[]) {
+async function llamaGreedy(path: string, text: string, promptIds: number[], n: number, vocab: number, forced?: number[]) {
   const prompt = promptIds as Token[];
   const lib = await llamaCpp();
   const model = await lib.loadModel({ modelPath: path });
@@ -102,7 +104,7 @@ async function llamaGreedy(path: string, promptIds: number[], n: number, vocab: 
       logits.push(row);
       input = [[(forced?.[i] ?? next.token) as Token, { generateNext }]];
     }
-    return { tokens, logits, promptTokens: model.tokenize(PROMPT, false) as number[] };
+    return { tokens, logits, promptTokens: model.tokenize(text, false) as number[] };
   } finally {
     await context.dispose();
     await model.dispose();
@@ -166,17 +168,49 @@ for (const c of CASES) {
       const result = exportGguf(dir, out, { dtype: c.dtype });
       assert.deepEqual([result.arch, result.exact, result.warnings], [c.arch ?? 'llama', true, []]);
 
-      const theirs = await llamaGreedy(out, prompt, GENERATE, model.config.vocab_size, exact ? undefined : ours.tokens);
+      const theirs = await llamaGreedy(out, PROMPT, prompt, GENERATE, model.config.vocab_size, exact ? undefined : ours.tokens);
       assert.deepEqual(theirs.promptTokens, prompt, 'llama.cpp tokenizes the prompt as moekit does');
       const clear = ours.logits.map((row, i) => (exact || topGap(row) > 2 * c.tol ? i : -1)).filter((i) => i >= 0);
       assert.deepEqual(clear.map((i) => theirs.tokens[i]), clear.map((i) => ours.tokens[i]), `greedy tokens at steps ${clear}`);
-      let worst = 0;
-      ours.logits.forEach((row, i) => row.forEach((z, t) => {
-        worst = Math.max(worst, Math.abs(z - theirs.logits[i][t]));
-      }));
+      const worst = worstLogitDifference(ours.logits, theirs.logits);
       assert.ok(worst < c.tol, `max |logit difference| ${worst} ≥ ${c.tol}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 }
+
+/** Max |a − b| over every step's logits. */
+function worstLogitDifference(a: Float32Array[], b: Float32Array[]): number {
+  let worst = 0;
+  a.forEach((row, i) => row.forEach((z, t) => {
+    worst = Math.max(worst, Math.abs(z - b[i][t]));
+  }));
+  return worst;
+}
+
+// The committed HF OLMoE checkpoint (made by transformers, scripts/ref): llama.cpp's olmoe must compute
+// what moekit's HF loader does. Its vocab (96) takes a tokenizer of printable ASCII bytes; llama.cpp
+// follows moekit's tokens (the checkpoint's small random weights leave near ties) and must make moekit's
+// choice wherever moekit's top-2 gap exceeds 4 × the logit tolerance.
+test('llama.cpp decodes the committed HF OLMoE fixture, exported as olmoe, as moekit does', async () => {
+  const dir = withAsciiTokenizer(fileURLToPath(new URL('../../../test/fixtures/hf/olmoe', import.meta.url)));
+  try {
+    const out = join(dir, 'model.gguf');
+    const result = exportGguf(dir, out, { dtype: 'f32' });
+    assert.deepEqual([result.arch, result.exact, result.warnings], ['olmoe', true, []]);
+    const text = 'The lazy experts don\'t route 42 tokens!';
+    const prompt = asciiTokenizer.encode(text);
+    const ours = moekitGreedy(loadModel(dir).model, prompt, GENERATE);
+    const theirs = await llamaGreedy(out, text, prompt, GENERATE, 96, ours.tokens);
+    assert.deepEqual(theirs.promptTokens, prompt, 'llama.cpp tokenizes the prompt as moekit does');
+    const tol = 1e-3;
+    const clear = ours.logits.map((row, i) => (topGap(row) > 4 * tol ? i : -1)).filter((i) => i >= 0);
+    assert.ok(clear.length >= GENERATE / 2, `only steps ${clear} are clear of ties`);
+    assert.deepEqual(clear.map((i) => theirs.tokens[i]), clear.map((i) => ours.tokens[i]), `greedy tokens at steps ${clear}`);
+    const worst = worstLogitDifference(ours.logits, theirs.logits);
+    assert.ok(worst < tol, `max |logit difference| ${worst} ≥ ${tol}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

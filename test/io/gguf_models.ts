@@ -1,10 +1,10 @@
 // Tiny moekit models with a trained byte-level BPE tokenizer, written as run directories (config.json,
 // model.safetensors, tokenizer.json), for the GGUF export tests.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DecoderLM, parseModelConfig, toHfConfig } from '../../src/models/index.js';
-import { trainTokenizer, type Tokenizer } from '../../src/data/index.js';
+import { Tokenizer, trainTokenizer } from '../../src/data/index.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { TestRng } from '../helpers.js';
 
@@ -51,3 +51,24 @@ export function writeRunDir(model: DecoderLM): string {
   return dir;
 }
 
+
+/**
+ * A 96-id byte-level BPE tokenizer for the committed HF fixtures (vocab_size 96): the 95 printable ASCII
+ * bytes (ids 0..94, space as the byte-level 'Ġ') with no merges, and <|endoftext|> as id 95. It encodes
+ * printable ASCII text only.
+ */
+export const asciiTokenizer: Tokenizer = (() => {
+  const json = tokenizer.toJSON() as Record<string, unknown> & { added_tokens: Record<string, unknown>[]; model: Record<string, unknown> };
+  const vocab: Record<string, number> = {};
+  for (let b = 0x20; b <= 0x7e; b++) vocab[b === 0x20 ? '\u0120' : String.fromCharCode(b)] = b - 0x20;
+  const eot = { ...json.added_tokens[0], id: 95 };
+  return Tokenizer.fromJSON({ ...json, added_tokens: [eot], model: { ...json.model, vocab: { ...vocab, '<|endoftext|>': 95 }, merges: [] } });
+})();
+
+/** A copy of HF fixture directory `dir` with `asciiTokenizer` beside it (a GGUF embeds the tokenizer). */
+export function withAsciiTokenizer(dir: string): string {
+  const out = mkdtempSync(join(tmpdir(), 'moekit-gguf-hf-'));
+  cpSync(dir, out, { recursive: true });
+  asciiTokenizer.save(join(out, 'tokenizer.json'));
+  return out;
+}
