@@ -51,6 +51,11 @@ inline void split_range(int64_t n, int ith, int nth, int64_t* begin, int64_t* en
 // b; transA && transB is not supported. Results are bit-identical for any nth.
 void gemm_f32(float* c, const float* a, const float* b, int64_t M, int64_t N, int64_t K, bool transA,
               bool transB, bool accumulate, int nth);
+// c[M,N] (= or +=) a[M,K] · bᵀ with b [N,K] stored as 16-bit floats (`matmulHalf`): the same kernels
+// as gemm_f32, widening B exactly where they read it, so the result equals gemm_f32 on the widened B.
+enum class Half;
+void gemm_half_nt(float* c, const float* a, const uint16_t* b, Half kind, int64_t M, int64_t N, int64_t K,
+                  bool accumulate, int nth);
 
 // ---- N-API argument helpers (addon.cc) -----------------------------------------------------------
 // Each throws a JS TypeError naming the kernel and the argument index, and returns false; the caller

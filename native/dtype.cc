@@ -1,9 +1,8 @@
 // Storage dtypes: float32 <-> bfloat16 / float16, round to nearest even, NaN stays NaN (made quiet),
-// float16 overflow -> ±inf, subnormals exact. The bit routines are the definition; builds with F16C
-// use the hardware conversion for float16, which gives the same bits.
-#include <cstring>
-
+// float16 overflow -> ±inf, subnormals exact. The bit routines (half.h) are the definition; builds with
+// F16C use the hardware conversion for float16, which gives the same bits.
 #include "common.h"
+#include "half.h"
 #if defined(__F16C__)
 #include <immintrin.h>
 #endif
@@ -13,51 +12,10 @@ namespace {
 
 constexpr int64_t kPerThread = 1 << 16;  // elements
 
-inline uint32_t bits_of(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  return b;
-}
-
-inline float float_of(uint32_t b) {
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
-}
-
-// bf16 is the top half of a float32: add 0x7fff plus the lowest kept bit, then truncate.
-inline uint16_t f32_to_bf16(float f) {
-  uint32_t b = bits_of(f);
-  if ((b & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((b >> 16) | 0x40u);
-  return static_cast<uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
-}
-
-inline float bf16_to_f32(uint16_t h) { return float_of(static_cast<uint32_t>(h) << 16); }
-
-// f16: 1 sign, 5 exponent (bias 15), 10 mantissa bits. Normal range [2^-14, 65504].
-inline uint16_t f32_to_f16(float f) {
-  uint32_t b = bits_of(f);
-  uint32_t sign = (b >> 16) & 0x8000u, a = b & 0x7fffffffu;
-  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u | ((a >> 13) & 0x3ffu));  // NaN
-  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520 rounds to inf
-  if (a >= 0x38800000u) {                                              // normal: rebias 127 -> 15
-    uint32_t r = a - (112u << 23);
-    return static_cast<uint16_t>(sign | ((r + 0xfffu + ((r >> 13) & 1u)) >> 13));
-  }
-  if (a <= 0x33000000u) return static_cast<uint16_t>(sign);  // <= 2^-25 rounds (to even) to 0
-  // subnormal: value / 2^-24 = m · 2^(e-126), with m the 24-bit significand; round the shift
-  uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u, shift = 126 - e;  // shift in [14, 24]
-  uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-  if (rem > half || (rem == half && (q & 1u))) q++;
-  return static_cast<uint16_t>(sign | q);
-}
-
-inline float f16_to_f32(uint16_t h) {
-  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  if (e == 0x1f) return float_of(sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0u));  // inf, quiet NaN
-  if (e == 0) return float_of(sign | bits_of(static_cast<float>(m) * 5.9604644775390625e-8f));  // m·2^-24
-  return float_of(sign | ((e + 112) << 23) | (m << 13));
-}
+using half::bf16_to_f32;
+using half::f16_to_f32;
+using half::f32_to_bf16;
+using half::f32_to_f16;
 
 template <class F>
 void for_chunks(int64_t n, F&& f) {

@@ -18,6 +18,7 @@
 // that is descheduled or asleep on these shared 2-core machines is simply not waited for) and results
 // are still bit-identical for any thread count (stronger than the contract's "fixed thread count").
 #include "common.h"
+#include "half.h"
 #include "simd.h"
 
 #include <algorithm>
@@ -26,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 namespace moekit {
@@ -75,7 +77,7 @@ struct Buffer {
     return p;
   }
 };
-thread_local Buffer tl_apack, tl_bpack, tl_rows;
+thread_local Buffer tl_apack, tl_bpack, tl_rows, tl_widened;
 // What tl_bpack / tl_rows currently hold: (call id, column block) and call id.
 thread_local uint64_t tl_bpack_call = 0, tl_rows_call = 0;
 thread_local int64_t tl_bpack_block = -1;
@@ -85,6 +87,9 @@ struct Gemm {
   float* c;
   const float* a;
   const float* b;
+  // B held as 16-bit floats instead (b unused): widened to f32 where it is read, transB only.
+  const uint16_t* bh = nullptr;
+  Half bkind = Half::BF16;
   int64_t M, N, K;
   bool transA, transB, accumulate;
   // op(a)[i,k] and op(b)[k,j] as strides: element = base + i·ai + k·ak.
@@ -200,7 +205,15 @@ void pack_b(const Gemm& g, int64_t j0, int64_t nc, int64_t p0, int64_t kc, float
   for (int64_t jp = 0; jp < nc; jp += NR) {
     int nr = static_cast<int>(std::min<int64_t>(NR, nc - jp));
     float* panel = bp + jp * kc;
-    if (g.transB) {  // b stored [N,K]
+    if (g.bh) {  // b stored [N,K] as halves: widen the nr×kc slab, then transpose it like f32
+      float* rows = tl_widened.get(static_cast<size_t>(NR * kc));
+      for (int r = 0; r < nr; r++) {
+        const uint16_t* src = g.bh + (j0 + jp + r) * g.K + p0;
+        if (g.bkind == Half::BF16) half::widen<half::BF16>(rows + r * kc, src, kc);
+        else half::widen<half::F16>(rows + r * kc, src, kc);
+      }
+      transpose_copy(rows, kc, nr, kc, panel, NR);
+    } else if (g.transB) {  // b stored [N,K]
       transpose_copy(g.b + (j0 + jp) * g.K + p0, g.K, nr, kc, panel, NR);
     } else {  // b stored [K,N]: NR contiguous values per k
       for (int64_t k = 0; k < kc; k++) {
@@ -340,21 +353,29 @@ const float* a_rows(const Gemm& g) {
 
 inline float finish(float* c, float v, bool accumulate) { return accumulate ? *c + v : v; }
 
+// The rows of B [N,K] as L stores them (transB): f32, or halves that L widens as it loads.
+template <class L>
+const typename L::T* b_rows(const Gemm& g) {
+  if constexpr (std::is_same_v<typename L::T, float>) return g.b;
+  else return g.bh;
+}
+
 // transB: c[i, j] = dot(x_i, b_j) for RB rows × 4 columns at a time (RB·4 vector accumulators, 4+RB
 // loads per RB·4 FMAs). x: [RB rows][K], b rows j0.. of [N,K].
-template <int RB>
+template <int RB, class L>
 void dots(const Gemm& g, const float* x, int64_t i0, int64_t j0, int64_t j1) {
   const int64_t K = g.K;
+  const typename L::T* b = b_rows<L>(g);
   int64_t j = j0;
   for (; j + 4 <= j1; j += 4) {
     vf acc[RB][4];
     for (int r = 0; r < RB; r++)
       for (int q = 0; q < 4; q++) acc[r][q] = simd::zero();
-    const float* bj = g.b + j * K;
+    const typename L::T* bj = b + j * K;
     int64_t k = 0;
     for (; k + W <= K; k += W) {
       vf bv[4];
-      for (int q = 0; q < 4; q++) bv[q] = simd::load(bj + q * K + k);
+      for (int q = 0; q < 4; q++) bv[q] = L::load(bj + q * K + k);
       for (int r = 0; r < RB; r++) {
         vf xv = simd::load(x + r * K + k);
         for (int q = 0; q < 4; q++) acc[r][q] = simd::fmadd(xv, bv[q], acc[r][q]);
@@ -363,7 +384,7 @@ void dots(const Gemm& g, const float* x, int64_t i0, int64_t j0, int64_t j1) {
     if (k < K) {
       int n = static_cast<int>(K - k);
       vf bv[4];
-      for (int q = 0; q < 4; q++) bv[q] = simd::load_n(bj + q * K + k, n);
+      for (int q = 0; q < 4; q++) bv[q] = L::load_n(bj + q * K + k, n);
       for (int r = 0; r < RB; r++) {
         vf xv = simd::load_n(x + r * K + k, n);
         for (int q = 0; q < 4; q++) acc[r][q] = simd::fmadd(xv, bv[q], acc[r][q]);
@@ -377,14 +398,14 @@ void dots(const Gemm& g, const float* x, int64_t i0, int64_t j0, int64_t j1) {
     }
   }
   for (; j < j1; j++) {  // < 4 leftover columns
-    const float* bj = g.b + j * K;
+    const typename L::T* bj = b + j * K;
     for (int r = 0; r < RB; r++) {
       vf acc = simd::zero();
       int64_t k = 0;
-      for (; k + W <= K; k += W) acc = simd::fmadd(simd::load(x + r * K + k), simd::load(bj + k), acc);
+      for (; k + W <= K; k += W) acc = simd::fmadd(simd::load(x + r * K + k), L::load(bj + k), acc);
       if (k < K) {
         int n = static_cast<int>(K - k);
-        acc = simd::fmadd(simd::load_n(x + r * K + k, n), simd::load_n(bj + k, n), acc);
+        acc = simd::fmadd(simd::load_n(x + r * K + k, n), L::load_n(bj + k, n), acc);
       }
       float* cp = g.c + (i0 + r) * g.N + j;
       *cp = finish(cp, simd::hsum(acc), g.accumulate);
@@ -429,19 +450,20 @@ void axpy_rows(const Gemm& g, const float* x, int64_t i0, int64_t j0, int64_t j1
 }
 
 // Σ_k x[k]·b[k] over one contiguous row, left to right with four accumulators (as one vector).
-inline vf dot_row(const float* x, const float* b, int64_t K) {
+template <class L>
+inline vf dot_row(const float* x, const typename L::T* b, int64_t K) {
   vf a0 = simd::zero(), a1 = simd::zero(), a2 = simd::zero(), a3 = simd::zero();
   int64_t k = 0;
   for (; k + 4 * W <= K; k += 4 * W) {
-    a0 = simd::fmadd(simd::load(x + k), simd::load(b + k), a0);
-    a1 = simd::fmadd(simd::load(x + k + W), simd::load(b + k + W), a1);
-    a2 = simd::fmadd(simd::load(x + k + 2 * W), simd::load(b + k + 2 * W), a2);
-    a3 = simd::fmadd(simd::load(x + k + 3 * W), simd::load(b + k + 3 * W), a3);
+    a0 = simd::fmadd(simd::load(x + k), L::load(b + k), a0);
+    a1 = simd::fmadd(simd::load(x + k + W), L::load(b + k + W), a1);
+    a2 = simd::fmadd(simd::load(x + k + 2 * W), L::load(b + k + 2 * W), a2);
+    a3 = simd::fmadd(simd::load(x + k + 3 * W), L::load(b + k + 3 * W), a3);
   }
-  for (; k + W <= K; k += W) a0 = simd::fmadd(simd::load(x + k), simd::load(b + k), a0);
+  for (; k + W <= K; k += W) a0 = simd::fmadd(simd::load(x + k), L::load(b + k), a0);
   if (k < K) {
     int n = static_cast<int>(K - k);
-    a1 = simd::fmadd(simd::load_n(x + k, n), simd::load_n(b + k, n), a1);
+    a1 = simd::fmadd(simd::load_n(x + k, n), L::load_n(b + k, n), a1);
   }
   return simd::add(simd::add(a0, a1), simd::add(a2, a3));
 }
@@ -450,38 +472,48 @@ inline vf dot_row(const float* x, const float* b, int64_t K) {
 // Weights used once per token stream from DRAM, and the hardware prefetcher follows one sequential
 // stream far better than dots<1>'s four interleaved rows: 21 against 10 GB/s on one Zen 4 core
 // (1×256 · 256×688, 200 distinct matrices; a plain streaming read reaches 21).
+template <class L>
 void dots_one_row(const Gemm& g, const float* x, int64_t i0, int64_t j0, int64_t j1) {
   const int64_t K = g.K;
+  const typename L::T* b = b_rows<L>(g);
   float* c = g.c + i0 * g.N;
   int64_t j = j0;
   for (; j + 4 <= j1; j += 4) {
     vf acc[4];
-    for (int q = 0; q < 4; q++) acc[q] = dot_row(x, g.b + (j + q) * K, K);
+    for (int q = 0; q < 4; q++) acc[q] = dot_row<L>(x, b + (j + q) * K, K);
     float sums[4];
     hsum4(acc, sums);
     for (int q = 0; q < 4; q++) c[j + q] = finish(c + j + q, sums[q], g.accumulate);
   }
-  for (; j < j1; j++) c[j] = finish(c + j, simd::hsum(dot_row(x, g.b + j * K, K)), g.accumulate);
+  for (; j < j1; j++) c[j] = finish(c + j, simd::hsum(dot_row<L>(x, b + j * K, K)), g.accumulate);
 }
 
-template <int RB>
+template <int RB, class L>
 void small_rows(const Gemm& g, const float* x, int64_t i0, int64_t j0, int64_t j1) {
-  if (g.transB && RB == 1) dots_one_row(g, x, i0, j0, j1);
-  else if (g.transB) dots<RB>(g, x, i0, j0, j1);
+  if (g.transB && RB == 1) dots_one_row<L>(g, x, i0, j0, j1);
+  else if (g.transB) dots<RB, L>(g, x, i0, j0, j1);
   else axpy_rows<RB>(g, x, i0, j0, j1);
 }
 
 // Columns [j0, j1) of every row, rows taken in blocks of up to 4 (B is read once per block).
+template <class L>
 void gemm_small_cols(const Gemm& g, const float* x, int64_t j0, int64_t j1) {
   for (int64_t i = 0; i < g.M; i += 4) {
     const float* xi = x + i * g.K;
     switch (std::min<int64_t>(4, g.M - i)) {
-      case 4: small_rows<4>(g, xi, i, j0, j1); break;
-      case 3: small_rows<3>(g, xi, i, j0, j1); break;
-      case 2: small_rows<2>(g, xi, i, j0, j1); break;
-      default: small_rows<1>(g, xi, i, j0, j1); break;
+      case 4: small_rows<4, L>(g, xi, i, j0, j1); break;
+      case 3: small_rows<3, L>(g, xi, i, j0, j1); break;
+      case 2: small_rows<2, L>(g, xi, i, j0, j1); break;
+      default: small_rows<1, L>(g, xi, i, j0, j1); break;
     }
   }
+}
+
+// The small-M path for B as stored: f32, bf16 or f16 rows (one instantiation each).
+void gemm_small(const Gemm& g, const float* x, int64_t j0, int64_t j1) {
+  if (!g.bh) gemm_small_cols<half::F32>(g, x, j0, j1);
+  else if (g.bkind == Half::BF16) gemm_small_cols<half::BF16>(g, x, j0, j1);
+  else gemm_small_cols<half::F16>(g, x, j0, j1);
 }
 
 // ---- driver -------------------------------------------------------------------------------------
@@ -504,7 +536,7 @@ void gemm(Gemm& g, int nth) {
     const int64_t unit = 4 * W;
     parallel_dynamic((g.N + unit - 1) / unit, [&](int64_t chunk) {
       int64_t j0 = chunk * unit;
-      gemm_small_cols(g, a_rows(g), j0, std::min(g.N, j0 + unit));
+      gemm_small(g, a_rows(g), j0, std::min(g.N, j0 + unit));
     }, nth);
     return;
   }
@@ -541,6 +573,40 @@ napi_value matmul(napi_env env, napi_callback_info info) {
   g.b = args.f32(2, static_cast<size_t>(kn));
   if (!args.ok) return nullptr;
   if (overlaps(g.c, mn, g.a, mk) || overlaps(g.c, mn, g.b, kn)) {
+    args.fail("c must not overlap a or b");
+    return nullptr;
+  }
+  gemm(g, pool_threads());
+  return undefined(env);
+}
+
+bool overlaps_half(const float* p, int64_t n, const uint16_t* q, int64_t m) {
+  auto lo = reinterpret_cast<uintptr_t>(p), hi = lo + static_cast<uintptr_t>(n) * 4;
+  auto qlo = reinterpret_cast<uintptr_t>(q), qhi = qlo + static_cast<uintptr_t>(m) * 2;
+  return lo < qhi && qlo < hi;
+}
+
+// matmulHalf(c, a, b, bf16, M, N, K, accumulate): c[M,N] (= or +=) a[M,K] · bᵀ, b [N,K] of halves.
+napi_value matmul_half(napi_env env, napi_callback_info info) {
+  Args args(env, info, "matmulHalf", 8);
+  Gemm g{};
+  g.bkind = args.boolean(3) ? Half::BF16 : Half::F16;
+  g.M = args.int_(4);
+  g.N = args.int_(5);
+  g.K = args.int_(6);
+  g.accumulate = args.boolean(7);
+  g.transB = true;
+  if (!args.ok) return nullptr;
+  int64_t mn, mk, kn, mnk;
+  if (!mul_ok(g.M, g.N, &mn) || !mul_ok(g.M, g.K, &mk) || !mul_ok(g.K, g.N, &kn) || !mul_ok(mn, g.K, &mnk)) {
+    args.fail("M, N, K too large");
+    return nullptr;
+  }
+  g.c = args.f32(0, static_cast<size_t>(mn));
+  g.a = args.f32(1, static_cast<size_t>(mk));
+  g.bh = args.u16(2, static_cast<size_t>(kn));
+  if (!args.ok) return nullptr;
+  if (overlaps(g.c, mn, g.a, mk) || overlaps_half(g.c, mn, g.bh, kn)) {
     args.fail("c must not overlap a or b");
     return nullptr;
   }
@@ -610,8 +676,24 @@ void gemm_f32(float* c, const float* a, const float* b, int64_t M, int64_t N, in
   gemm(g, nth);
 }
 
+void gemm_half_nt(float* c, const float* a, const uint16_t* b, Half kind, int64_t M, int64_t N, int64_t K,
+                  bool accumulate, int nth) {
+  Gemm g{};
+  g.c = c;
+  g.a = a;
+  g.bh = b;
+  g.bkind = kind;
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  g.transB = true;
+  g.accumulate = accumulate;
+  gemm(g, nth);
+}
+
 void register_gemm(napi_env env, napi_value exports) {
   export_fn(env, exports, "matmul", matmul);
+  export_fn(env, exports, "matmulHalf", matmul_half);
   export_fn(env, exports, "fmaPeak", fma_peak);
 }
 

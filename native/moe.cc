@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common.h"
+#include "half.h"
 #include "simd.h"
 
 namespace moekit {
@@ -111,6 +112,16 @@ void grouped_matmul(float* c, const float* a, const float* b, const int32_t* off
     int64_t r0 = offsets[e], m = offsets[e + 1] - r0;
     if (m == 0) continue;
     gemm_f32(c + r0 * N, a + r0 * K, b + e * N * K, m, N, K, false, transB, accumulate, pool_threads());
+  }
+}
+
+// c[R_e, N] = a[R_e, K] · b_eᵀ with b [E, N, K] of 16-bit floats: inference with half expert weights.
+void grouped_matmul_half(float* c, const float* a, const uint16_t* b, Half kind, const int32_t* offsets, int64_t E,
+                         int64_t N, int64_t K) {
+  for (int64_t e = 0; e < E; e++) {
+    int64_t r0 = offsets[e], m = offsets[e + 1] - r0;
+    if (m == 0) continue;
+    gemm_half_nt(c + r0 * N, a + r0 * K, b + e * N * K, kind, m, N, K, false, pool_threads());
   }
 }
 
@@ -214,6 +225,22 @@ napi_value groupedMatmul(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+napi_value groupedMatmulHalf(napi_env env, napi_callback_info info) {
+  Args a(env, info, "groupedMatmulHalf", 8);  // (c, a, b, bf16, offsets, E, N, K)
+  Half kind = a.boolean(3) ? Half::BF16 : Half::F16;
+  int64_t E = a.int_(5), N = a.int_(6), K = a.int_(7);
+  const int32_t* offsets = a.i32(4, E + 1);
+  int64_t n = check_offsets(a, offsets, E);
+  int64_t nN = product(a, n, N), nK = product(a, n, K), ENK = product(a, product(a, E, N), K);
+  float* c = a.f32(0, nN);
+  const float* am = a.f32(1, nK);
+  const uint16_t* b = a.u16(2, ENK);
+  if (a.ok && overlaps(c, nN, am, nK)) a.fail("c must not overlap a");
+  if (!a.ok) return nullptr;
+  grouped_matmul_half(c, am, b, kind, offsets, E, N, K);
+  return undefined(env);
+}
+
 napi_value groupedMatmulWeightGrad(napi_env env, napi_callback_info info) {
   Args a(env, info, "groupedMatmulWeightGrad", 7);  // (dw, dy, x, offsets, E, N, K)
   int64_t E = a.int_(4), N = a.int_(5), K = a.int_(6);
@@ -276,6 +303,7 @@ void register_moe(napi_env env, napi_value exports) {
   export_fn(env, exports, "gatherRows", gatherRows);
   export_fn(env, exports, "scatterAddRows", scatterAddRows);
   export_fn(env, exports, "groupedMatmul", groupedMatmul);
+  export_fn(env, exports, "groupedMatmulHalf", groupedMatmulHalf);
   export_fn(env, exports, "groupedMatmulWeightGrad", groupedMatmulWeightGrad);
   export_fn(env, exports, "weightedScatterAdd", weightedScatterAdd);
   export_fn(env, exports, "weightedScatterAddBackward", weightedScatterAddBackward);

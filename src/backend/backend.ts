@@ -39,6 +39,12 @@ export interface Backend {
    */
   matmul(c: F32, a: F32, b: F32, M: number, N: number, K: number,
     transA: boolean, transB: boolean, accumulate: boolean): void;
+  /**
+   * The Linear forward with 16-bit weights (inference): c[M,N] (= or +=) a[M,K] · bᵀ, b [N,K] of
+   * bfloat16 (bf16 = true) or float16 bits. Widening a half to f32 is exact, so this equals `matmul` on
+   * the widened b (native: the same kernels, bit for bit).
+   */
+  matmulHalf(c: F32, a: F32, b: Uint16Array, bf16: boolean, M: number, N: number, K: number, accumulate: boolean): void;
 
   // ---- embedding --------------------------------------------------------------------------------
   /** out[T,D] = table[ids[t], :]. ids must lie in [0, V). */
@@ -138,6 +144,8 @@ export interface Backend {
    */
   groupedMatmul(c: F32, a: F32, b: F32, offsets: I32, E: number, N: number, K: number,
     transB: boolean, accumulate: boolean): void;
+  /** groupedMatmul with transB and 16-bit expert weights b [E, N, K] (bf16 or f16 bits), as matmulHalf. */
+  groupedMatmulHalf(c: F32, a: F32, b: Uint16Array, bf16: boolean, offsets: I32, E: number, N: number, K: number): void;
   /** Weight gradient of the grouped Linear: dw_e [N, K] += dy[R_e, N]ᵀ · x[R_e, K]; dw stacked [E, N, K]. */
   groupedMatmulWeightGrad(dw: F32, dy: F32, x: F32, offsets: I32, E: number, N: number, K: number): void;
   /** Combine: y[rows[i], :] += weights[i] · x[i, :] for i < n. y [T, D] (zero it for a pure combine). */
@@ -178,11 +186,11 @@ export interface Backend {
 
 /** Every kernel name of the interface, for suites that walk the backend (ggml test-backend-ops). */
 export const KERNEL_NAMES = [
-  'matmul', 'embeddingForward', 'embeddingBackward', 'rmsnormForward', 'rmsnormBackward',
+  'matmul', 'matmulHalf', 'embeddingForward', 'embeddingBackward', 'rmsnormForward', 'rmsnormBackward',
   'ropeForward', 'ropeBackward', 'attentionForward', 'attentionBackward', 'cachedAttentionForward', 'swigluForward',
   'swigluBackward', 'softmaxForward', 'softmaxBackward', 'crossEntropyForward',
   'crossEntropyBackward', 'adamw', 'sumSquares', 'scale', 'add', 'gatherRows', 'scatterAddRows',
-  'groupedMatmul', 'groupedMatmulWeightGrad', 'weightedScatterAdd', 'weightedScatterAddBackward',
+  'groupedMatmul', 'groupedMatmulHalf', 'groupedMatmulWeightGrad', 'weightedScatterAdd', 'weightedScatterAddBackward',
   'topPRoute', 'topPBackward',
   'f32ToBf16', 'bf16ToF32', 'f32ToF16', 'f16ToF32',
 ] as const satisfies readonly (keyof Backend)[];

@@ -13,6 +13,9 @@ export class MoekitError extends Error {
 /** A tensor shape that an op cannot accept; names the op and the shapes involved. */
 export class ShapeError extends MoekitError {}
 
+/** A tensor held in a storage dtype (f16/bf16) that the requested use cannot read. */
+export class DtypeError extends MoekitError {}
+
 /** A configuration value or key that fails validation. */
 export class ConfigError extends MoekitError {}
 

@@ -1,7 +1,17 @@
 // A tensor is a float32 buffer with a shape, an optional gradient buffer and a flag saying whether
-// gradients should flow to it. Storage dtypes (f16/bf16) are converted at the io boundary; compute is f32.
+// gradients should flow to it. Compute is f32. The one exception is an inference weight held as 16-bit
+// floats (`half`): only the matmul ops read it (widening on the fly, exactly), so a model loaded from a
+// bf16 checkpoint stays the checkpoint's size in memory. Reading `data` of such a tensor throws.
 import { acquire, acquireZeroed } from './pool.js';
-import { ShapeError, shapeStr } from './errors.js';
+import { ShapeError, shapeStr, DtypeError } from './errors.js';
+
+export type HalfDtype = 'f16' | 'bf16';
+
+/** A weight's 16-bit storage: the bits of each element, row-major like `data`. */
+export interface HalfStorage {
+  readonly dtype: HalfDtype;
+  readonly bits: Uint16Array;
+}
 
 export function numel(shape: readonly number[]): number {
   let n = 1;
@@ -10,27 +20,49 @@ export function numel(shape: readonly number[]): number {
 }
 
 export class Tensor {
-  readonly data: Float32Array;
+  private readonly f32: Float32Array | null;
+  /** The 16-bit storage of a half inference weight; null for every f32 tensor. */
+  readonly half: HalfStorage | null;
   readonly shape: readonly number[];
+  readonly size: number;
   grad: Float32Array | null = null;
   requiresGrad: boolean;
 
-  constructor(data: Float32Array, shape: readonly number[], requiresGrad = false) {
-    if (data.length !== numel(shape)) {
-      throw new ShapeError(`Tensor: data has ${data.length} elements but shape ${shapeStr(shape)} needs ${numel(shape)}`);
+  constructor(data: Float32Array | HalfStorage, shape: readonly number[], requiresGrad = false) {
+    const n = numel(shape);
+    const half = data instanceof Float32Array ? null : data;
+    const length = half ? half.bits.length : (data as Float32Array).length;
+    if (length !== n) {
+      throw new ShapeError(`Tensor: data has ${length} elements but shape ${shapeStr(shape)} needs ${n}`);
     }
-    this.data = data;
+    if (half && requiresGrad) throw new DtypeError(`Tensor: a ${half.dtype} weight ${shapeStr(shape)} cannot take gradients`);
+    this.f32 = half ? null : data as Float32Array;
+    this.half = half;
     this.shape = [...shape];
+    this.size = n;
     this.requiresGrad = requiresGrad;
   }
 
-  get size(): number {
-    return this.data.length;
+  /** The f32 values. A half weight has none: the ops that accept one read `half`, every other throws here. */
+  get data(): Float32Array {
+    if (this.f32) return this.f32;
+    throw new DtypeError(`a ${shapeStr(this.shape)} weight is held as ${this.half!.dtype} for inference, and this use needs f32 values`,
+      'load the model with --weights f32 (loadModel(dir, { weights: "f32" })) to train, export or inspect raw weights');
+  }
+
+  /** The buffer that holds the values (f32 or 16-bit), for memory placement. */
+  get storage(): Float32Array | Uint16Array {
+    return this.f32 ?? this.half!.bits;
   }
 
   /** A zero tensor in a fresh (non-pooled) buffer: parameters and long-lived state. */
   static zeros(shape: readonly number[], requiresGrad = false): Tensor {
     return new Tensor(new Float32Array(numel(shape)), shape, requiresGrad);
+  }
+
+  /** A zero-filled half weight (a checkpoint fills it, or `toHalf` of an f32 tensor). */
+  static zerosHalf(shape: readonly number[], dtype: HalfDtype): Tensor {
+    return new Tensor({ dtype, bits: new Uint16Array(numel(shape)) }, shape);
   }
 
   static from(values: ArrayLike<number>, shape: readonly number[], requiresGrad = false): Tensor {
@@ -48,7 +80,7 @@ export class Tensor {
     if (numel(shape) !== this.size) {
       throw new ShapeError(`reshape: cannot view ${shapeStr(this.shape)} as ${shapeStr(shape)}`);
     }
-    const t = new Tensor(this.data, shape, this.requiresGrad);
+    const t = new Tensor(this.half ?? this.data, shape, this.requiresGrad);
     t.grad = this.grad;
     return t;
   }

@@ -65,6 +65,29 @@ function matmulCases(): KernelCases {
   return { cases, big: one(257, 129, 65, false, true, true) };
 }
 
+/** n random weights narrowed to bf16 or f16 bits (by the reference conversion, so both backends get the same). */
+function halfWeights(rng: TestRng, n: number, bf16: boolean): Uint16Array {
+  const bits = new Uint16Array(n);
+  (bf16 ? referenceBackend.f32ToBf16 : referenceBackend.f32ToF16)(bits, rand(rng, n), n);
+  return bits;
+}
+
+// M ≤ 8 takes the GEMV path (rows widened as they are read), M > 8 the packed path (panels widened as
+// they are packed); K = 5, 17, 257 leave tails in every build's vector width.
+function matmulHalfCases(): KernelCases {
+  const one = (M: number, N: number, K: number, bf16: boolean, acc: boolean) =>
+    mk(`M=${M} N=${N} K=${K} ${bf16 ? 'bf16' : 'f16'} acc=${acc}`, TOL, (b, rng) => {
+      const c = rand(rng, M * N), a = rand(rng, M * K), w = halfWeights(rng, N * K, bf16);
+      b.matmulHalf(c, a, w, bf16, M, N, K, acc);
+      return { c };
+    });
+  const cases: Case[] = [];
+  for (const [M, N, K] of [[1, 1, 1], [1, 33, 257], [3, 7, 17], [8, 9, 5], [9, 33, 17], [33, 7, 257]]) {
+    for (const bf16 of [true, false]) for (const acc of [false, true]) cases.push(one(M, N, K, bf16, acc));
+  }
+  return { cases, big: one(257, 129, 65, true, true) };
+}
+
 function embeddingForwardCases(): KernelCases {
   const one = (T: number, D: number, V: number) => mk(`T=${T} D=${D} V=${V}`, 0, (b, rng) => {
     const out = rand(rng, T * D), table = rand(rng, V * D), ids = ints(rng, T, 0, V);
@@ -352,6 +375,21 @@ function groupedMatmulCases(): KernelCases {
   return { cases, big: one(600, 8, 65, 129, true, true) };
 }
 
+function groupedMatmulHalfCases(): KernelCases {
+  const one = (A: number, E: number, N: number, K: number, bf16: boolean) =>
+    mk(`A=${A} E=${E} N=${N} K=${K} ${bf16 ? 'bf16' : 'f16'}`, TOL, (b, rng) => {
+      const offsets = offsetsFor(rng, A, E);
+      const c = rand(rng, A * N), a = rand(rng, A * K), w = halfWeights(rng, E * N * K, bf16);
+      b.groupedMatmulHalf(c, a, w, bf16, offsets, E, N, K);
+      return { c };
+    });
+  const cases: Case[] = [];
+  for (const [A, E, N, K] of [[1, 1, 1, 1], [7, 3, 33, 5], [33, 4, 7, 257], [257, 8, 33, 7]]) {
+    for (const bf16 of [true, false]) cases.push(one(A, E, N, K, bf16));
+  }
+  return { cases, big: one(600, 8, 65, 129, false) };
+}
+
 function groupedMatmulWeightGradCases(): KernelCases {
   const one = (A: number, E: number, N: number, K: number) => mk(`A=${A} E=${E} N=${N} K=${K}`, TOL, (b, rng) => {
     const offsets = offsetsFor(rng, A, E);
@@ -453,6 +491,7 @@ function widenCases(kernel: 'bf16ToF32' | 'f16ToF32'): KernelCases {
 
 const CASES: Record<Kernel, () => KernelCases> = {
   matmul: matmulCases,
+  matmulHalf: matmulHalfCases,
   embeddingForward: embeddingForwardCases,
   embeddingBackward: embeddingBackwardCases,
   rmsnormForward: rmsnormForwardCases,
@@ -475,6 +514,7 @@ const CASES: Record<Kernel, () => KernelCases> = {
   gatherRows: gatherRowsCases,
   scatterAddRows: scatterAddRowsCases,
   groupedMatmul: groupedMatmulCases,
+  groupedMatmulHalf: groupedMatmulHalfCases,
   groupedMatmulWeightGrad: groupedMatmulWeightGradCases,
   weightedScatterAdd: weightedScatterAddCases,
   weightedScatterAddBackward: weightedScatterAddBackwardCases,

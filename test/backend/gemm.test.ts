@@ -2,7 +2,8 @@
 // backend): every transpose case, accumulate on and off, odd sizes (1, 7, 33, 257 and sizes that
 // straddle the kernel's register tiles, cache blocks and small-M path), 1 and 2 threads, and every ISA
 // build this CPU can run (each build is loaded directly, so a build with stub kernels elsewhere is still
-// covered). Also: bit-identical repeats, argument checks, and fmaPeak.
+// covered). Also: bit-identical repeats, argument checks, fmaPeak, and matmulHalf (16-bit weights) equal
+// to matmul on the exactly widened weights, bit for bit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -15,6 +16,16 @@ import { TestRng, rand } from '../helpers.js';
 interface GemmAddon {
   matmul(c: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number,
     transA: boolean, transB: boolean, accumulate: boolean): void;
+  matmulHalf(c: Float32Array, a: Float32Array, b: Uint16Array, bf16: boolean, M: number, N: number, K: number,
+    accumulate: boolean): void;
+  groupedMatmul(c: Float32Array, a: Float32Array, b: Float32Array, offsets: Int32Array, E: number, N: number, K: number,
+    transB: boolean, accumulate: boolean): void;
+  groupedMatmulHalf(c: Float32Array, a: Float32Array, b: Uint16Array, bf16: boolean, offsets: Int32Array, E: number,
+    N: number, K: number): void;
+  f32ToBf16(dst: Uint16Array, src: Float32Array, n: number): void;
+  f32ToF16(dst: Uint16Array, src: Float32Array, n: number): void;
+  bf16ToF32(dst: Float32Array, src: Uint16Array, n: number): void;
+  f16ToF32(dst: Float32Array, src: Uint16Array, n: number): void;
   fmaPeak(threads: number, millis: number): number;
   setThreads(n: number): void;
   threads(): number;
@@ -131,6 +142,43 @@ test('matmul matches a float64 oracle: every build, transpose case, size, accumu
           });
         }
       }
+    }
+  }
+});
+
+// Widening a half is exact and the half kernels are the f32 kernels with a widening load, so the
+// products must be the very bits of matmul on the widened weights — on the GEMV path (M ≤ 8) and the
+// packed path (panels widened while packing) alike.
+test('matmulHalf and groupedMatmulHalf equal the f32 kernels on the widened weights, bit for bit: every build, bf16 and f16', { skip }, () => {
+  const rng = new TestRng(77);
+  const shapes = [...SHAPES, { M: 1, N: 688, K: 256 }, { M: 9, N: 300, K: 600 }];
+  for (const addon of builds) {
+    for (const bf16 of [true, false]) {
+      for (const s of shapes) {
+        const a = rand(rng, s.M * s.K), c0 = rand(rng, s.M * s.N);
+        const bits = new Uint16Array(s.N * s.K), wide = new Float32Array(s.N * s.K);
+        (bf16 ? addon.f32ToBf16 : addon.f32ToF16)(bits, rand(rng, s.N * s.K), bits.length);
+        (bf16 ? addon.bf16ToF32 : addon.f16ToF32)(wide, bits, bits.length);
+        for (const threads of [1, 2]) {
+          withThreads(addon, threads, () => {
+            for (const acc of [false, true]) {
+              const want = c0.slice(), got = c0.slice();
+              addon.matmul(want, a, wide, s.M, s.N, s.K, false, true, acc);
+              addon.matmulHalf(got, a, bits, bf16, s.M, s.N, s.K, acc);
+              assert.deepEqual(got, want, `${label(addon, s, [false, true], acc, threads)} ${bf16 ? 'bf16' : 'f16'}`);
+            }
+          });
+        }
+      }
+      // Experts of 0, 1, 8 and 9 rows: skipped, GEMV and packed groups in one call.
+      const offsets = Int32Array.from([0, 0, 1, 9, 18]), E = 4, N = 33, K = 70, rows = offsets[E];
+      const a = rand(rng, rows * K), bits = new Uint16Array(E * N * K), wide = new Float32Array(E * N * K);
+      (bf16 ? addon.f32ToBf16 : addon.f32ToF16)(bits, rand(rng, E * N * K), bits.length);
+      (bf16 ? addon.bf16ToF32 : addon.f16ToF32)(wide, bits, bits.length);
+      const want = new Float32Array(rows * N), got = new Float32Array(rows * N);
+      addon.groupedMatmul(want, a, wide, offsets, E, N, K, true, false);
+      addon.groupedMatmulHalf(got, a, bits, bf16, offsets, E, N, K);
+      assert.deepEqual(got, want, `${addon.isa()} groupedMatmulHalf ${bf16 ? 'bf16' : 'f16'}`);
     }
   }
 });

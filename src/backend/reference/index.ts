@@ -3,6 +3,7 @@
 // while staying fast enough to train a tiny model (typed-array loops, no allocation per call).
 import type { Backend } from '../backend.js';
 import { matmul } from './matmul.js';
+import { groupedMatmulHalf, matmulHalf } from './half_matmul.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
 import { rmsnormBackward, rmsnormForward } from './norm.js';
 import { ropeBackward, ropeForward } from './rope.js';
@@ -25,6 +26,7 @@ export const referenceBackend: Backend = {
   setThreads: () => {}, // single-threaded by design; accepted so callers need not special-case it
   adviseHugePages: () => 0,
   matmul,
+  matmulHalf,
   embeddingForward,
   embeddingBackward,
   rmsnormForward,
@@ -47,6 +49,7 @@ export const referenceBackend: Backend = {
   gatherRows,
   scatterAddRows,
   groupedMatmul,
+  groupedMatmulHalf,
   groupedMatmulWeightGrad,
   weightedScatterAdd,
   weightedScatterAddBackward,
