@@ -1,10 +1,12 @@
 // Batch-1 generation on the reference MoE models of shared/bench/README.md (the `moe_torch.py --mode infer`
 // and llama.cpp llama_decode.mjs workloads): prefill a 256-token prompt, then greedy decode 127 tokens
 // through the KV cache (generateTokens, the path `moekit generate` runs), with 1 and N kernel threads.
-// Random weights and prompt ids (seeded); Top-2 and Top-P (p = 0.4) routers. Reports tok/s of the prefill
-// and of the decode steps (min / median / max over reps), one JSON line per (model, threads).
+// Random weights and prompt ids (seeded); Top-2 and Top-P (p = 0.4) routers, f32 weights, and Top-2 with
+// Linear/expert weights held as f16 and bf16 (the peers of llama.cpp's f16/bf16 GGUF). Reports tok/s of
+// the prefill and of the decode steps (min / median / max over reps), one JSON line per (model, threads).
 import { backend } from '../src/backend/index.js';
 import { DecoderLM } from '../src/models/index.js';
+import type { MatrixDtype } from '../src/nn/index.js';
 import { Rng, clearPool } from '../src/tensor/index.js';
 import { generateTokens, GREEDY } from '../src/generate/index.js';
 import { VARIANTS, median, modelConfig } from './train.js';
@@ -25,11 +27,12 @@ export async function runDecodeBench(opts: { threads: number; reps: number }): P
   const be = backend();
   const initialThreads = be.threads();
   const threadCounts = [...new Set([1, 2, opts.threads])];
-  for (const name of ['top2', 'topp']) {
+  const runs: [string, MatrixDtype][] = [['top2', 'f32'], ['top2', 'f16'], ['top2', 'bf16'], ['topp', 'f32']];
+  for (const [name, weights] of runs) {
     clearPool();
     // 256 + 127 positions: past the training preset's 256 (RoPE has no learned positions, weights are the same).
     const config = { ...modelConfig(VARIANTS[name]), max_position_embeddings: 512 };
-    const model = new DecoderLM(config, { seed: 0 });
+    const model = new DecoderLM(config, { seed: 0, weights });
     const rng = new Rng(2);
     const prompt = new Int32Array(PROMPT).map(() => rng.int(config.vocab_size));
     for (const n of threadCounts) {
@@ -40,7 +43,7 @@ export async function runDecodeBench(opts: { threads: number; reps: number }): P
       const prefill = stat(runs.map((r) => r.prefill));
       const decode = stat(runs.map((r) => r.decode));
       process.stdout.write(JSON.stringify({
-        bench: 'decode', model: name, backend: be.name, isa: be.isa, threads: be.threads(), prompt_tokens: PROMPT,
+        bench: 'decode', model: name, weights, backend: be.name, isa: be.isa, threads: be.threads(), prompt_tokens: PROMPT,
         decode_steps: NEW_TOKENS - 1, runs: runs.length,
         decode_tok_per_s_median: decode.median, decode_tok_per_s_min: decode.min, decode_tok_per_s_max: decode.max,
         prefill_tok_per_s_median: prefill.median, prefill_tok_per_s_min: prefill.min, prefill_tok_per_s_max: prefill.max,

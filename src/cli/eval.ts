@@ -13,6 +13,7 @@ import { renderSweepReport, sweepRouter, type SweepResult } from '../eval/sweep.
 import { evaluateTasks, readTaskFile, resolveTaskFile, type TaskEvaluation } from '../eval/tasks.js';
 import type { Command } from './command.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { WEIGHTS_FLAG, WEIGHTS_USAGE, weightsFromFlags } from './weights_flag.js';
 import { ROUTER_FLAGS, ROUTER_USAGE, routerFromFlags } from './router_flags.js';
 import { ProgressBar } from './progress.js';
 
@@ -47,7 +48,8 @@ ${ROUTER_USAGE}
   --report FILE      where --sweep writes its HTML report
   --json             print the result as JSON (shape documented in README "Evaluation")
   --out FILE         also write the JSON result to FILE (nothing is written otherwise)
-  --threads N        kernel threads (default: all cores)`;
+  --threads N        kernel threads (default: all cores)
+${WEIGHTS_USAGE}`;
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -57,7 +59,7 @@ export const evalCommand: Command = {
     const { values } = parseFlags('eval', argv, {
       model: { type: 'string' }, data: { type: 'string' }, batches: { type: 'string' }, 'seq-len': { type: 'string' },
       tasks: { type: 'string' }, 'no-ppl': { type: 'boolean' }, ...ROUTER_FLAGS, sweep: { type: 'string' }, report: { type: 'string' },
-      json: { type: 'boolean' }, out: { type: 'string' }, threads: { type: 'string' },
+      json: { type: 'boolean' }, out: { type: 'string' }, threads: { type: 'string' }, ...WEIGHTS_FLAG,
     });
     const dir = stringFlag(values.model);
     if (!dir) throw new UsageError('moekit eval: --model DIR is required', 'see moekit eval --help');
@@ -72,7 +74,7 @@ export const evalCommand: Command = {
     if (noPpl && !tasksArg) throw new UsageError('moekit eval: --no-ppl needs --tasks');
     const taskItems = tasksArg ? readTaskFile(resolveTaskFile(tasksArg)) : null; // bad lines fail before any work
 
-    const loaded = loadModel(resolve(dir));
+    const loaded = loadModel(resolve(dir), { weights: weightsFromFlags('eval', values) });
     const model = loaded.model;
     if (routerRaw && !sweep) model.setRouter(routerRaw);
     if (!loaded.tokenizerPath) throw new ConfigError(`${dir} has no tokenizer.json`, 'moekit eval needs the tokenizer the model was trained with');

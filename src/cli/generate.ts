@@ -8,6 +8,7 @@ import { END_OF_TEXT, loadHfTokenizer, type HfTokenizer } from '../data/index.js
 import { checkSampling, generateText, type GenerationStats, type SamplingOptions } from '../generate/index.js';
 import type { Command } from './command.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { WEIGHTS_FLAG, WEIGHTS_USAGE, weightsFromFlags } from './weights_flag.js';
 
 /** What `moekit generate --json` prints. */
 export interface GenerateReport {
@@ -33,6 +34,7 @@ const USAGE = `moekit generate --model DIR --prompt TEXT [options]
   --json             print one JSON object at the end instead of streaming
                      {text, finish_reason, usage: {prompt_tokens, completion_tokens}, timings}
   --threads N        kernel threads (default: all cores)
+${WEIGHTS_USAGE}
 
 Generation also ends at the model's end-of-sequence ids (eos_token_id of config.json and
 generation_config.json, tokenizer_config.json's eos_token, the tokenizer's ${END_OF_TEXT}). finish_reason: eos, stop (a --stop string) or length.`;
@@ -46,6 +48,7 @@ export const generateCommand: Command = {
       model: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
       temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
       stop: { type: 'string', multiple: true }, chat: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' },
+      ...WEIGHTS_FLAG,
     });
     const dir = stringFlag(values.model);
     if (!dir) throw new UsageError('moekit generate: --model DIR is required', 'see moekit generate --help');
@@ -68,7 +71,7 @@ export const generateCommand: Command = {
     const threads = intFlag('generate', 'threads', values.threads);
     if (threads) backend().setThreads(threads);
 
-    const loaded = loadModel(resolve(dir));
+    const loaded = loadModel(resolve(dir), { weights: weightsFromFlags('generate', values) });
     if (!loaded.tokenizerPath) throw new ConfigError(`${dir} has no tokenizer.json`, 'moekit generate needs the model\'s tokenizer');
     // tokenizer_config.json's BOS/EOS, add_bos_token and added tokens apply, as in transformers.
     const hf = loadHfTokenizer(dirname(loaded.tokenizerPath));

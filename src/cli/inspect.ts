@@ -7,6 +7,7 @@ import { loadHfTokenizer } from '../data/index.js';
 import { inspectRouting, type Inspection } from '../eval/inspect.js';
 import type { Command } from './command.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { WEIGHTS_FLAG, WEIGHTS_USAGE, weightsFromFlags } from './weights_flag.js';
 import { ROUTER_FLAGS, ROUTER_USAGE, routerFromFlags } from './router_flags.js';
 
 const USAGE = `moekit inspect --model DIR (--text "…" | --ids 1,2,3) [options]
@@ -17,7 +18,8 @@ const USAGE = `moekit inspect --model DIR (--text "…" | --ids 1,2,3) [options]
   --logits           include the logits of every position (JSON only)
 ${ROUTER_USAGE}
   --json             print {"tokens", "ids", "layers": [{"layer", "experts", "weights"}], "mean_k", "logits"?}
-  --threads N        kernel threads (default: all cores)`;
+  --threads N        kernel threads (default: all cores)
+${WEIGHTS_USAGE}`;
 
 export const inspectCommand: Command = {
   name: 'inspect',
@@ -26,7 +28,7 @@ export const inspectCommand: Command = {
   async run(argv) {
     const { values } = parseFlags('inspect', argv, {
       model: { type: 'string' }, text: { type: 'string' }, ids: { type: 'string' }, logits: { type: 'boolean' },
-      ...ROUTER_FLAGS, json: { type: 'boolean' }, threads: { type: 'string' },
+      ...ROUTER_FLAGS, json: { type: 'boolean' }, threads: { type: 'string' }, ...WEIGHTS_FLAG,
     });
     const dir = stringFlag(values.model);
     if (!dir) throw new UsageError('moekit inspect: --model DIR is required', 'see moekit inspect --help');
@@ -37,7 +39,7 @@ export const inspectCommand: Command = {
     if (threads) backend().setThreads(threads);
     const router = routerFromFlags('inspect', values);
 
-    const loaded = loadModel(resolve(dir));
+    const loaded = loadModel(resolve(dir), { weights: weightsFromFlags('inspect', values) });
     if (router) loaded.model.setRouter(router);
     // tokenizer_config.json's add_bos_token and added tokens apply, as in transformers.
     const tokenizer = loaded.tokenizerPath ? loadHfTokenizer(dirname(loaded.tokenizerPath)).tokenizer : null;

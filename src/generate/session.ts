@@ -58,6 +58,6 @@ function onHugePages(model: DecoderLM): void {
   advised.add(model);
   const be = backend();
   const buffers = new Set<ArrayBufferLike>();
-  for (const p of model.params.values()) buffers.add(p.data.buffer);
-  for (const b of buffers) if (b.byteLength >= HUGE_MIN_BYTES) be.adviseHugePages(new Float32Array(b));
+  for (const p of model.params.values()) buffers.add(p.storage.buffer); // f32 or 16-bit weights
+  for (const b of buffers) if (b.byteLength >= HUGE_MIN_BYTES) be.adviseHugePages(new Float32Array(b, 0, b.byteLength >> 2));
 }

@@ -2,12 +2,15 @@
 // (interop §3). config.json picks the architecture mapping (src/io/hf/, §3.10); its tensor names are
 // mapped onto moekit's parameters; every parameter must be filled exactly once with the right shape and
 // every checkpoint tensor must have a place (never random-initialise on load). Weights are read one
-// tensor at a time (F32, F16 or BF16 → f32).
+// tensor at a time (F32, F16 or BF16). Linear and expert weights may stay 16-bit (`weights`): an
+// inference model as large as its checkpoint, computing exactly what the f32 model computes when the
+// file is 16-bit already (widening is exact).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DecoderLM, parseModelConfig, type ModelConfig } from '../models/index.js';
 import { backend } from '../backend/index.js';
-import { MoekitError, shapeStr, type Tensor } from '../tensor/index.js';
+import { ConfigError, MoekitError, shapeStr, type HalfDtype, type Tensor } from '../tensor/index.js';
+import type { MatrixDtype } from '../nn/index.js';
 import { toFloat32, type SafetensorsTensor } from './safetensors.js';
 import { ModelLoadError } from './errors.js';
 import { detectArchitecture, HfConfigReader, type HfArchitecture } from './hf/index.js';
@@ -53,6 +56,37 @@ const FUSED_EXPERTS = /^(.*\.mlp)\.experts\.(gate_up_proj|down_proj)(?:\.weight)
 // Buffers some writers save that carry nothing (RoPE frequencies are recomputed).
 const IGNORED = /\.rotary_emb\.inv_freq$/;
 
+/**
+ * How a loaded model holds its Linear and expert weights: f32 (trainable, exportable), bf16 or f16
+ * (inference; rounding when the file is wider), or 'auto': the file's own 16-bit dtype when every matrix
+ * in it has that dtype (lossless, half the memory of f32), else f32.
+ */
+export type WeightsOption = MatrixDtype | 'auto';
+export const WEIGHTS_OPTIONS: readonly WeightsOption[] = ['auto', 'f32', 'bf16', 'f16'];
+
+export function parseWeightsOption(value: string, where: string): WeightsOption {
+  if ((WEIGHTS_OPTIONS as readonly string[]).includes(value)) return value as WeightsOption;
+  throw new ConfigError(`${where}: unknown weights dtype "${value}"`, `use one of ${WEIGHTS_OPTIONS.join(', ')}`);
+}
+
+/** The matrix dtype 'auto' means for a checkpoint: its 16-bit dtype if every tensor of rank ≥ 2 has it. */
+function resolveWeights(option: WeightsOption, source: WeightSource): MatrixDtype {
+  if (option !== 'auto') return option;
+  const dtypes = new Set(source.names.filter((n) => source.shapeOf(n).length >= 2).map((n) => source.dtypeOf(n)));
+  if (dtypes.size !== 1) return 'f32';
+  const only = [...dtypes][0];
+  return only === 'BF16' ? 'bf16' : only === 'F16' ? 'f16' : 'f32';
+}
+
+const FILE_DTYPE: Record<HalfDtype, string> = { bf16: 'BF16', f16: 'F16' };
+
+/** p ← values: copied into an f32 parameter, rounded into a 16-bit one. */
+function store(p: Tensor, values: Float32Array): void {
+  if (!p.half) p.data.set(values);
+  else if (p.half.dtype === 'bf16') backend().f32ToBf16(p.half.bits, values, p.size);
+  else backend().f32ToF16(p.half.bits, values, p.size);
+}
+
 /** Copy a checkpoint's tensors into the model's parameters, checking names and shapes both ways. */
 export function loadWeights(model: DecoderLM, source: WeightSource, mapper: NameMapper, extraLayers = 0): void {
   const filled = new Set<string>();
@@ -69,10 +103,22 @@ export function loadWeights(model: DecoderLM, source: WeightSource, mapper: Name
       throw new ModelLoadError(`${source.path}: tensor ${from} has shape ${shapeStr(shape)}, config.json gives ${shapeStr(p.shape)}`);
     }
     if (filled.has(target)) throw new ModelLoadError(`${source.path}: tensor ${target} is given twice (last as ${from})`);
-    p.data.set(data);
+    store(p, data);
     filled.add(target);
   };
   let scratch = new Uint16Array(0); // F16/BF16 bytes on their way to f32, reused across tensors
+  let wide = new Float32Array(0);   // f32 values on their way to a 16-bit parameter, reused
+  // One tensor's values as f32 into `out`: F32 read in place, F16/BF16 through the 16-bit scratch.
+  const readF32 = (name: string, dtype: string, out: Float32Array): void => {
+    if (dtype === 'F32') {
+      source.readInto!(name, bytesOf(out));
+      return;
+    }
+    if (scratch.length < out.length) scratch = new Uint16Array(out.length);
+    const half = scratch.subarray(0, out.length);
+    source.readInto!(name, bytesOf(half));
+    (dtype === 'F16' ? backend().f16ToF32 : backend().bf16ToF32)(out, half, out.length);
+  };
   const tied = model.config.tie_word_embeddings;
   for (const name of source.names) {
     // Tied embeddings: writers that keep the shared head (torch.save of a state dict) store it anyway.
@@ -83,16 +129,19 @@ export function loadWeights(model: DecoderLM, source: WeightSource, mapper: Name
     const dtype = source.dtypeOf(name);
     const shape = source.shapeOf(name);
     const direct = !fused && p && !filled.has(target) && source.readInto && sameShape(shape, p.shape);
-    if (direct && dtype === 'F32') {
-      // The fast path: the file's bytes go straight into the parameter (one read, no copy).
-      source.readInto!(name, new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength));
+    if (direct && p.half && dtype === FILE_DTYPE[p.half.dtype]) {
+      // A 16-bit parameter of the file's dtype: the bytes go straight in (one read, no copy).
+      source.readInto!(name, bytesOf(p.half.bits));
       filled.add(target);
-    } else if (direct && (dtype === 'F16' || dtype === 'BF16')) {
-      if (scratch.length < p.size) scratch = new Uint16Array(p.size);
-      const half = scratch.subarray(0, p.size);
-      source.readInto!(name, new Uint8Array(half.buffer, 0, half.byteLength));
-      if (dtype === 'F16') backend().f16ToF32(p.data, half, p.size);
-      else backend().bf16ToF32(p.data, half, p.size);
+    } else if (direct && (dtype === 'F32' || dtype === 'F16' || dtype === 'BF16')) {
+      if (p.half) {
+        if (wide.length < p.size) wide = new Float32Array(p.size);
+        const values = wide.subarray(0, p.size);
+        readF32(name, dtype, values);
+        store(p, values);
+      } else {
+        readF32(name, dtype, p.data); // F32: the file's bytes straight into the parameter
+      }
       filled.add(target);
     } else {
       const t = floatTensor(source, name);
@@ -105,6 +154,10 @@ export function loadWeights(model: DecoderLM, source: WeightSource, mapper: Name
     throw new ModelLoadError(`${source.path}: missing ${missing.length} tensor(s) the model in config.json needs: ` +
       `${missing.slice(0, 5).map((n) => `${n} ${shapeStr(model.params.get(n)!.shape)}`).join(', ')}${missing.length > 5 ? ', …' : ''}`);
   }
+}
+
+function bytesOf(a: Float32Array | Uint16Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -144,8 +197,13 @@ function eosIds(...values: unknown[]): number[] {
   return [...ids];
 }
 
+export interface LoadOptions {
+  /** How Linear and expert weights are held (default f32: a model that can be trained and exported). */
+  weights?: WeightsOption;
+}
+
 /** Load config.json + weights from a moekit run directory or an HF model directory. */
-export function loadModel(dir: string): LoadedModel {
+export function loadModel(dir: string, opts: LoadOptions = {}): LoadedModel {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new ModelLoadError(`model directory ${dir} does not exist`,
       'pass a run directory written by moekit train, or an HF model directory (config.json + safetensors)');
@@ -159,7 +217,7 @@ export function loadModel(dir: string): LoadedModel {
     const hf = raw as Record<string, unknown>;
     const architecture = detectArchitecture(hf, source.names, configPath);
     const config = parseModelConfig(architecture.config(new HfConfigReader(hf, configPath)), configPath);
-    const model = new DecoderLM(config, { seed: 0, initialize: false });
+    const model = new DecoderLM(config, { seed: 0, initialize: false, weights: resolveWeights(opts.weights ?? 'f32', source) });
     loadWeights(model, source, new NameMapper(architecture.names), typeof hf.num_nextn_predict_layers === 'number' ? hf.num_nextn_predict_layers : 0);
     const generationPath = join(dir, 'generation_config.json');
     const generationConfig = existsSync(generationPath) ? readJson(generationPath) as Record<string, unknown> : null;

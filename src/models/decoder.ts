@@ -9,7 +9,7 @@ import { add, crossEntropy, ropeTables, linear, yarnAttentionFactor, type CrossE
 import { ConfigError, Rng, ShapeError, Tensor } from '../tensor/index.js';
 import {
   Embedding, KVCache, Linear, MultiHeadLatentAttention, mlaSoftmaxScale, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP,
-  type FeedForward, type FfnContext, type LayerReport, type ParamMap, type TokenLayout,
+  type FeedForward, type FfnContext, type LayerReport, type MatrixDtype, type ParamMap, type TokenLayout,
 } from '../nn/index.js';
 import { MoELayer, applyPooledAux, parseRouterConfig, type RouterConfig } from '../moe/index.js';
 import { expertsPerLayer, type ModelConfig } from './config.js';
@@ -99,6 +99,11 @@ export interface DecoderOptions {
   ffn?: FfnFactory;
   /** false: leave the parameters zero because a checkpoint will fill them (default true). */
   initialize?: boolean;
+  /**
+   * How Linear and expert weights are held (default f32). 'bf16' / 'f16': an inference model, half the
+   * memory and half the bytes each decode step streams; it cannot be trained or saved.
+   */
+  weights?: MatrixDtype;
 }
 
 export class DecoderLM {
@@ -112,7 +117,7 @@ export class DecoderLM {
   readonly routingRng: Rng;
 
   constructor(readonly config: ModelConfig, opts: DecoderOptions) {
-    const root = new ParamBuilder(this.params, opts.initialize === false ? null : new Rng(opts.seed));
+    const root = new ParamBuilder(this.params, opts.initialize === false ? null : new Rng(opts.seed), '', opts.weights);
     this.routingRng = new Rng(opts.seed ^ 0x5eed);
     const model = root.pp('model');
     const c = config;

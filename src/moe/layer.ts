@@ -76,9 +76,9 @@ export class MoELayer implements FeedForward {
     this.routed = routedExperts(opts.router, opts.numExperts);
     this.router = createRouter(opts.router);
     // The router's weight is `mlp.gate.weight` [E, d] (OLMoE / Qwen-MoE / DeepSeek naming).
-    this.gate = new Linear(b.pp('gate'), opts.hidden, this.routed, opts.routerInitStd);
+    this.gate = new Linear(b.pp('gate'), opts.hidden, this.routed, opts.routerInitStd, false, 'f32');
     // Noisy top-k (§3): W_noise starts at zero, so early training is noise with scale softplus(0).
-    this.noise = opts.router.type === 'noisy_top_k' ? new Linear(b.pp('gate_noise'), opts.hidden, this.routed, 0) : null;
+    this.noise = opts.router.type === 'noisy_top_k' ? new Linear(b.pp('gate_noise'), opts.hidden, this.routed, 0, false, 'f32') : null;
     this.experts = new GroupedExperts(b, this.routed, opts.hidden, opts.expertWidth, opts.initStd);
     // A buffer in HF (updated by DeepSeek-V3's aux-loss-free balancing, not by the optimizer).
     this.selectionBias = opts.router.type === 'group_limited' && opts.router.correction_bias
@@ -88,7 +88,7 @@ export class MoELayer implements FeedForward {
     // as HF does; Qwen2-MoE has one of its own width.
     const shared = sharedExperts(opts.router) > 0 ? sharedExperts(opts.router) * opts.expertWidth : opts.sharedWidth;
     this.shared = shared > 0 ? new SwiGLUMLP(b.pp('shared_experts'), opts.hidden, shared, opts.initStd) : null;
-    this.sharedGate = opts.sharedGate ? new Linear(b.pp('shared_expert_gate'), opts.hidden, 1, opts.initStd) : null;
+    this.sharedGate = opts.sharedGate ? new Linear(b.pp('shared_expert_gate'), opts.hidden, 1, opts.initStd, false, 'f32') : null;
     // Residual-MoE (§12, DeepSpeed naming): `mlp.residual_mlp.*` and `mlp.coefficient.{weight,bias}`.
     this.residualMlp = opts.residual ? new SwiGLUMLP(b.pp('residual_mlp'), opts.hidden, opts.residualWidth, opts.initStd) : null;
     this.coefficient = opts.residual === 'learned' ? {

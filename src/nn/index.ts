@@ -1,4 +1,4 @@
-export { ParamBuilder, stackedParam, type ParamMap, type Init } from './builder.js';
+export { ParamBuilder, stackedParam, type ParamMap, type Init, type MatrixDtype } from './builder.js';
 export { Linear } from './linear.js';
 export { Embedding } from './embedding.js';
 export { RMSNorm } from './rmsnorm.js';

@@ -8,6 +8,7 @@
 import { backend } from '../backend/index.js';
 import { ShapeError, shapeStr, isRecording, needsGrad, output, record, type Tensor } from '../tensor/index.js';
 import { expectSize, gradTarget } from './util.js';
+import { inferenceOnly } from './matmul.js';
 
 /** x [T, D] → out [n, D] with out[i] = x[rows[i]]. */
 export function gatherRows(x: Tensor, rows: Int32Array): Tensor {
@@ -36,6 +37,12 @@ export function groupedLinear(x: Tensor, w: Tensor, offsets: Int32Array): Tensor
   }
   expectSize('groupedLinear', 'input', x, n * K, `rows·in = ${n}·${K}`);
   const be = backend();
+  if (w.half) {
+    inferenceOnly('groupedLinear', x, w);
+    const y = output([n, N], false);
+    be.groupedMatmulHalf(y.data, x.data, w.half.bits, w.half.dtype === 'bf16', offsets, E, N, K);
+    return y;
+  }
   const y = output([n, N], needsGrad(x, w));
   be.groupedMatmul(y.data, x.data, w.data, offsets, E, N, K, true, false);
   if (y.requiresGrad) {

@@ -1,0 +1,111 @@
+// 16-bit inference weights (loadModel `weights`, `--weights`): Linear and expert matrices stay bf16/f16
+// in memory and the matmul kernels widen them as they read. Oracles: transformers' reference logits of
+// the BF16 llama fixture; the f32 load of the same file (widening is exact, so a BF16 file must give the
+// very same logits and tokens); and, for rounding an F32 file to f16, the f32 model whose matrices were
+// rounded through f16 by hand.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadModel, parseWeightsOption, type LoadedModel } from '../../src/io/load.js';
+import { exportHf } from '../../src/io/hf/export.js';
+import { referenceBackend } from '../../src/backend/index.js';
+import { generateTokens, GREEDY } from '../../src/generate/index.js';
+import { ConfigError, DtypeError, withGraph } from '../../src/tensor/index.js';
+import { greedy, lmLoss, maxAbsDiff, run } from './hf_fixture.js';
+import { makeModel, writeRunDir } from './gguf_models.js';
+
+const OWN_FIXTURES = fileURLToPath(new URL('../../../test/fixtures/hf/', import.meta.url));
+const MOE = { num_experts: 4, moe_intermediate_size: 64, router: { type: 'top_k', k: 2, renormalize: true } };
+
+/** Bytes the parameters occupy (shared expert stacks counted once per slice). */
+function weightBytes(loaded: LoadedModel): number {
+  let n = 0;
+  for (const p of loaded.model.params.values()) n += p.storage.byteLength;
+  return n;
+}
+
+function greedyDecode(loaded: LoadedModel, prompt: number[], n: number): number[] {
+  const gen = generateTokens(loaded.model, prompt, { maxTokens: n, sampling: GREEDY });
+  return [...gen.stream];
+}
+
+test('BF16 llama fixture, --weights auto: Linear weights stay bf16 (embedding, norms f32), transformers logits within 1e-4, bit-identical to the f32 load', () => {
+  const dir = OWN_FIXTURES + 'llama';
+  const ref = JSON.parse(readFileSync(`${dir}/reference.json`, 'utf8'));
+  const half = loadModel(dir, { weights: 'auto' });
+  const full = loadModel(dir);
+  const params = half.model.params;
+  assert.equal(params.get('model.layers.0.self_attn.q_proj.weight')!.half?.dtype, 'bf16');
+  assert.equal(params.get('model.layers.0.mlp.down_proj.weight')!.half?.dtype, 'bf16');
+  assert.equal(params.get('model.embed_tokens.weight')!.half, null, 'the embedding is gathered, not multiplied: f32');
+  assert.equal(params.get('model.layers.0.input_layernorm.weight')!.half, null);
+  assert.equal(params.get('model.layers.0.self_attn.q_proj.bias')!.half, null);
+  assert.ok(weightBytes(half) < 0.75 * weightBytes(full), `bf16 ${weightBytes(half)} B against f32 ${weightBytes(full)} B`);
+  for (const [s, seq] of (ref.sequences as any[]).entries()) {
+    const got = run(half, seq.input_ids).logits;
+    assert.deepEqual(got, run(full, seq.input_ids).logits, `sequence ${s}: bf16-held weights compute what their f32 widening computes`);
+    assert.ok(maxAbsDiff(got, (seq.logits as number[][]).flat()) <= 1e-4, `sequence ${s}: against transformers`);
+    assert.ok(Math.abs(lmLoss(got, seq.input_ids, half.config.vocab_size) - seq.lm_loss) <= 1e-4);
+  }
+  assert.deepEqual(greedy(half, ref.greedy.prompt, ref.greedy.new_tokens.length), ref.greedy.new_tokens);
+  assert.deepEqual(greedyDecode(half, ref.greedy.prompt, ref.greedy.new_tokens.length), ref.greedy.new_tokens, 'KV-cache decode (GEMV path)');
+});
+
+test('BF16 MoE checkpoint: expert stacks held bf16, router f32; prefill logits and KV-cache decode bit-identical to the f32 load', () => {
+  const root = mkdtempSync(join(tmpdir(), 'moekit-half-'));
+  const runDir = writeRunDir(makeModel(MOE, 11));
+  try {
+    const out = join(root, 'bf16');
+    exportHf(loadModel(runDir).model, out, { dtype: 'BF16' });
+    const half = loadModel(out, { weights: 'auto' });
+    const full = loadModel(out, { weights: 'f32' });
+    const p = half.model.params;
+    assert.equal(p.get('model.layers.0.mlp.experts.3.up_proj.weight')!.half?.dtype, 'bf16');
+    assert.equal(p.get('model.layers.0.mlp.gate.weight')!.half, null, 'routing decisions stay exact');
+    assert.equal(p.get('lm_head.weight')!.half?.dtype, 'bf16');
+    const ids = Array.from({ length: 21 }, (_, i) => (i * 37 + 5) % half.config.vocab_size);
+    assert.deepEqual(run(half, ids).logits, run(full, ids).logits, 'prefill (packed path, grouped experts)');
+    const tokens = greedyDecode(full, ids.slice(0, 5), 12);
+    assert.deepEqual(greedyDecode(half, ids.slice(0, 5), 12), tokens, 'decode (GEMV path)');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
+
+test('--weights f16 on an F32 checkpoint rounds every matrix but the router to f16: the f32 model with those matrices rounded by hand computes the same', () => {
+  const dir = OWN_FIXTURES + 'olmoe';
+  const half = loadModel(dir, { weights: 'f16' });
+  const rounded = loadModel(dir);
+  const bits = new Uint16Array(0x100000);
+  for (const [name, p] of rounded.model.params) {
+    const h = half.model.params.get(name)!;
+    assert.equal(h.half !== null, p.shape.length === 2 && !name.includes('embed_tokens') && !name.endsWith('mlp.gate.weight'), name);
+    if (!h.half) continue;
+    const b = bits.subarray(0, p.size);
+    referenceBackend.f32ToF16(b, p.data, p.size);
+    referenceBackend.f16ToF32(p.data, b, p.size);
+    assert.deepEqual(h.half.bits, b, `${name}: the stored bits are the round-to-nearest-even f16 of the file's values`);
+  }
+  const ids = [3, 14, 15, 92, 65, 35, 89, 79, 32, 38, 46];
+  assert.deepEqual(run(half, ids).logits, run(rounded, ids).logits);
+});
+
+test('a 16-bit model is for inference: gradients, export and raw-weight reads are refused with the way out', () => {
+  const loaded = loadModel(OWN_FIXTURES + 'llama', { weights: 'bf16' });
+  const ids = Int32Array.from([1, 2, 3]);
+  assert.throws(() => withGraph(() => loaded.model.forward(ids, 1, 3, { training: true, step: 0 })),
+    (e: unknown) => e instanceof DtypeError && /held as bf16 for inference/.test(e.message) && /--weights f32/.test(e.hint ?? ''));
+  const root = mkdtempSync(join(tmpdir(), 'moekit-half-'));
+  try {
+    assert.throws(() => exportHf(loaded.model, join(root, 'export'), { dtype: 'BF16' }),
+      (e: unknown) => e instanceof DtypeError && /\[\d+, \d+\] weight is held as bf16/.test(e.message));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  assert.throws(() => parseWeightsOption('f8', 'moekit generate --weights'),
+    (e: unknown) => e instanceof ConfigError && /unknown weights dtype "f8"/.test(e.message) && /auto, f32, bf16, f16/.test(e.hint ?? ''));
+});
