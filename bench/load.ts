@@ -1,8 +1,9 @@
 // Checkpoint loading cost: does loading a model directory cost about one read of the file?
 // Writes a synthetic MoE checkpoint (HF mixtral layout, F32 and BF16, ~300 MB / ~150 MB), then in fresh
-// processes measures (1) a plain read of the file into memory and (2) moekit's loadModel, each with its
-// wall time and peak RSS (minus the RSS of a node process that only imported moekit). Min/median over
-// --reps runs. JSON lines on stdout.
+// processes measures (1) a plain read of the file into memory and (2) moekit's loadModel as the inference
+// commands call it (--weights auto: a BF16 file stays bf16), and for BF16 (3) loadModel into f32 (what
+// training and export use), each with its wall time and peak RSS (minus the RSS of a node process that
+// only imported moekit). Min/median over --reps runs. JSON lines on stdout.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,7 +43,7 @@ interface Sample { wall_s: number; rss_mb: number }
 
 // Every measurement runs in a fresh child of this small parent: Linux keeps ru_maxrss across fork and
 // exec, so a parent holding the synthetic model would inflate every child's peak.
-function child(mode: 'idle' | 'read' | 'load' | 'write-F32' | 'write-BF16', dir: string): Sample {
+function child(mode: 'idle' | 'read' | 'load-auto' | 'load-f32' | 'write-F32' | 'write-BF16', dir: string): Sample {
   const r = spawnSync(process.execPath, [SELF, '--child', mode, dir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`child ${mode} failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as Sample;
@@ -52,8 +53,8 @@ function runChild(mode: string, dir: string): void {
   const t0 = performance.now();
   if (mode === 'read') {
     readFileSync(join(dir, 'model.safetensors'));
-  } else if (mode === 'load') {
-    loadModel(dir);
+  } else if (mode === 'load-auto' || mode === 'load-f32') {
+    loadModel(dir, { weights: mode === 'load-auto' ? 'auto' : 'f32' });
   } else if (mode.startsWith('write-')) {
     writeCheckpoint(dir, mode.slice(6) as 'F32' | 'BF16');
   }
@@ -75,19 +76,22 @@ export function runLoadBench(reps: number): void {
       const mb = statSync(file).size / 2 ** 20;
       const idle = child('idle', dir).rss_mb;
       const read: Sample[] = [];
-      const load: Sample[] = [];
+      const loads = { auto: [] as Sample[], f32: [] as Sample[] };
       for (let i = 0; i < reps; i++) {
         read.push(child('read', dir));
-        load.push(child('load', dir));
+        loads.auto.push(child('load-auto', dir));
+        if (dtype === 'BF16') loads.f32.push(child('load-f32', dir));
       }
       const r = stats(read.map((x) => x.wall_s));
-      const l = stats(load.map((x) => x.wall_s));
-      emit({
-        bench: 'load', dtype, file_mb: Number(mb.toFixed(1)), reps,
-        read_s: r, load_s: l, load_over_read_median: Number((l.median / r.median).toFixed(2)),
-        peak_rss_over_file: Number(((stats(load.map((x) => x.rss_mb)).median - idle) / mb).toFixed(2)),
-        f32_params_mb: Number((dtype === 'F32' ? mb : 2 * mb).toFixed(1)),
-      });
+      for (const [weights, samples] of Object.entries(loads)) {
+        if (samples.length === 0) continue;
+        const l = stats(samples.map((x) => x.wall_s));
+        emit({
+          bench: 'load', dtype, weights, file_mb: Number(mb.toFixed(1)), reps,
+          read_s: r, load_s: l, load_over_read_median: Number((l.median / r.median).toFixed(2)),
+          peak_rss_over_file: Number(((stats(samples.map((x) => x.rss_mb)).median - idle) / mb).toFixed(2)),
+        });
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
