@@ -4,7 +4,11 @@
 // by V8 (malloc/mmap, 4 KiB pages), so the 2 MiB-aligned interior of a buffer is advised
 // (MADV_HUGEPAGE) and collapsed in place (MADV_COLLAPSE, Linux ≥ 6.1): the contents stay the same.
 // Best effort: where the kernel refuses, nothing changes and 0 is returned.
+// Weights are better allocated by `hugeBuffer`: 2 MiB-aligned and advised before the first touch, so
+// the whole buffer (not only its aligned interior) sits on huge pages from the start.
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -38,6 +42,32 @@ int64_t advise_huge(void* p, int64_t n) {
 #endif
 }
 
+// A zeroed ArrayBuffer of `bytes` on 2 MiB-aligned memory advised for huge pages (freed by the GC).
+napi_value hugeBuffer(napi_env env, napi_callback_info info) {
+  Args a(env, info, "hugeBuffer", 1);  // (bytes)
+  int64_t bytes = a.int_(0);
+  if (!a.ok) return nullptr;
+  size_t size = (static_cast<size_t>(bytes > 0 ? bytes : 1) + kHuge - 1) & ~(kHuge - 1);
+  void* p = std::aligned_alloc(kHuge, size);
+  if (!p) {
+    a.fail("cannot allocate " + std::to_string(bytes) + " bytes");
+    return nullptr;
+  }
+#if defined(__linux__)
+  madvise(p, size, MADV_HUGEPAGE);  // best effort: the zeroing below faults the pages in as 2 MiB ones
+#endif
+  std::memset(p, 0, size);
+  napi_value buffer;
+  napi_status st = napi_create_external_arraybuffer(env, p, static_cast<size_t>(bytes),
+      [](napi_env, void* data, void*) { std::free(data); }, nullptr, &buffer);
+  if (st != napi_ok) {
+    std::free(p);
+    a.fail("cannot wrap the allocation as an ArrayBuffer");
+    return nullptr;
+  }
+  return buffer;
+}
+
 napi_value adviseHugePages(napi_env env, napi_callback_info info) {
   Args a(env, info, "adviseHugePages", 1);  // (buffer)
   float* p = a.f32(0, 0);
@@ -50,6 +80,9 @@ napi_value adviseHugePages(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
-void register_memory(napi_env env, napi_value exports) { export_fn(env, exports, "adviseHugePages", adviseHugePages); }
+void register_memory(napi_env env, napi_value exports) {
+  export_fn(env, exports, "adviseHugePages", adviseHugePages);
+  export_fn(env, exports, "hugeBuffer", hugeBuffer);
+}
 
 }  // namespace moekit

@@ -28,6 +28,8 @@ export interface Backend {
    * 2 MiB-aligned interior; 0 when refused or unsupported). Not a kernel: the reference backend does nothing.
    */
   adviseHugePages(buf: F32): number;
+  /** A zeroed ArrayBuffer of `bytes` on 2 MiB-aligned huge pages where the OS allows (a plain one in the reference). */
+  hugeBuffer(bytes: number): ArrayBuffer;
 
   // ---- GEMM -------------------------------------------------------------------------------------
   /**

@@ -30,56 +30,73 @@ export class ParamBuilder {
     return this.prefix ? `${this.prefix}.${name}` : name;
   }
 
+  /** An f32 parameter (trainable). */
   param(name: string, shape: number[], init: Init): Tensor {
-    const full = this.path(name);
-    if (this.params.has(full)) throw new ConfigError(`parameter ${full} is created twice`);
-    const t = Tensor.zeros(shape, true);
-    if (this.rng && init.kind === 'normal') this.rng.fillNormal(t.data, init.std);
-    else if (this.rng && init.kind === 'ones') t.data.fill(1);
-    this.params.set(full, t);
-    return t;
+    return this.adopt(name, new Tensor(floatStorage(numel(shape)), shape, true), init);
   }
 
   /**
    * A weight that only the matmul ops read (Linear, expert stacks): held as `matrixDtype`. A 16-bit one
-   * is an inference weight (no gradient); drawn in f32 with the same random stream, then rounded.
+   * is an inference weight (no gradient), drawn in f32 from the same random stream, then rounded.
    */
   matrix(name: string, shape: number[], init: Init): Tensor {
     if (this.matrixDtype === 'f32') return this.param(name, shape, init);
-    const f32 = this.param(name, shape, init);
-    const t = Tensor.zerosHalf(shape, this.matrixDtype);
-    if (this.rng) (this.matrixDtype === 'bf16' ? backend().f32ToBf16 : backend().f32ToF16)(t.half!.bits, f32.data, t.size);
-    this.params.set(this.path(name), t);
+    return this.adopt(name, new Tensor({ dtype: this.matrixDtype, bits: halfStorage(numel(shape)) }, shape), init);
+  }
+
+  /** Names `t` (a fresh tensor, or a view of a stacked buffer) `prefix.name` and draws its initial values. */
+  adopt(name: string, t: Tensor, init: Init): Tensor {
+    const full = this.path(name);
+    if (this.params.has(full)) throw new ConfigError(`parameter ${full} is created twice`);
+    if (this.rng && init.kind !== 'zeros') {
+      const values = t.half ? new Float32Array(t.size) : t.data;
+      if (init.kind === 'normal') this.rng.fillNormal(values, init.std);
+      else values.fill(1);
+      if (t.half) (t.half.dtype === 'bf16' ? backend().f32ToBf16 : backend().f32ToF16)(t.half.bits, values, t.size);
+    }
+    this.params.set(full, t);
     return t;
   }
+}
+
+// Buffers from 2 MiB up are allocated on huge pages: a decode step streams every weight once per token,
+// and with 4 KiB pages the TLB misses cost about a third of the bandwidth (native/memory.cc).
+const HUGE_MIN_BYTES = 2 << 20;
+
+/** Zeroed storage of n floats for a parameter. */
+export function floatStorage(n: number): Float32Array {
+  return n * 4 >= HUGE_MIN_BYTES ? new Float32Array(backend().hugeBuffer(n * 4)) : new Float32Array(n);
+}
+
+/** Zeroed storage of n 16-bit values for an inference weight. */
+export function halfStorage(n: number): Uint16Array {
+  return n * 2 >= HUGE_MIN_BYTES ? new Uint16Array(backend().hugeBuffer(n * 2)) : new Uint16Array(n);
 }
 
 /**
  * E same-shaped parameters stored back to back in one buffer (experts' weights, [E, ...shape]) so
  * grouped kernels see one stacked matrix, while each slice is still a named parameter with its HF name
  * (`names[e]`) for checkpoints and the optimizer. The stacked tensor's gradient buffer is allocated
- * here and shared the same way, so kernel writes land in every slice's `grad`.
+ * here and shared the same way, so kernel writes land in every slice's `grad`. In a 16-bit inference
+ * model the stack and its slices hold halves and have no gradient.
  */
 export function stackedParam(b: ParamBuilder, names: readonly string[], shape: readonly number[], init: Init): Tensor {
   const per = numel(shape);
+  const E = names.length;
   const dtype = b.matrixDtype;
-  if (dtype !== 'f32') { // inference weights: the slices are views of one 16-bit stack, without gradients
-    const stacked = Tensor.zerosHalf([names.length, ...shape], dtype);
+  if (dtype !== 'f32') {
+    const stacked = new Tensor({ dtype, bits: halfStorage(E * per) }, [E, ...shape]);
     names.forEach((name, e) => {
-      const bits = stacked.half!.bits.subarray(e * per, (e + 1) * per);
-      bits.set(b.matrix(name, [...shape], init).half!.bits);
-      b.params.set(b.path(name), new Tensor({ dtype, bits }, shape));
+      b.adopt(name, new Tensor({ dtype, bits: stacked.half!.bits.subarray(e * per, (e + 1) * per) }, shape), init);
     });
     return stacked;
   }
-  const stacked = Tensor.zeros([names.length, ...shape], true);
+  const stacked = new Tensor(floatStorage(E * per), [E, ...shape], true);
   stacked.grad = new Float32Array(stacked.size);
   names.forEach((name, e) => {
-    const slice = b.param(name, [...shape], init);
-    stacked.data.set(slice.data, e * per);
-    const view = new Tensor(stacked.data.subarray(e * per, (e + 1) * per), shape, true);
-    view.grad = stacked.grad!.subarray(e * per, (e + 1) * per);
-    b.params.set(b.path(name), view);
+    const slice = new Tensor(stacked.data.subarray(e * per, (e + 1) * per), shape, true);
+    slice.grad = stacked.grad!.subarray(e * per, (e + 1) * per);
+    b.adopt(name, slice, init);
   });
   return stacked;
 }

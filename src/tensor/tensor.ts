@@ -60,11 +60,6 @@ export class Tensor {
     return new Tensor(new Float32Array(numel(shape)), shape, requiresGrad);
   }
 
-  /** A zero-filled half weight (a checkpoint fills it, or `toHalf` of an f32 tensor). */
-  static zerosHalf(shape: readonly number[], dtype: HalfDtype): Tensor {
-    return new Tensor({ dtype, bits: new Uint16Array(numel(shape)) }, shape);
-  }
-
   static from(values: ArrayLike<number>, shape: readonly number[], requiresGrad = false): Tensor {
     return new Tensor(Float32Array.from(values), shape, requiresGrad);
   }

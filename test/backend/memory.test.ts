@@ -25,3 +25,17 @@ test('adviseHugePages is a no-op on the reference backend', () => {
   assert.equal(referenceBackend.adviseHugePages(buf), 0);
   assert.deepEqual([...buf], [1, 2, 3]);
 });
+
+test('hugeBuffer gives zeroed, independent buffers of exactly the bytes asked for, that kernels can use', { skip: native ? false : nativeLoadError() }, () => {
+  const bytes = (5 << 20) + 6; // not a whole number of pages, nor of floats
+  const a = native!.hugeBuffer(bytes), b = native!.hugeBuffer(bytes);
+  assert.equal(a.byteLength, bytes);
+  const view = new Uint8Array(a);
+  assert.ok(view.every((x) => x === 0), 'zeroed');
+  view.fill(7);
+  assert.ok(new Uint8Array(b).every((x) => x === 0), 'buffers do not share memory');
+  const c = new Float32Array(native!.hugeBuffer(4 * 6));
+  native!.matmul(c, Float32Array.of(1, 2), Float32Array.of(1, 2, 3, 4, 5, 6), 1, 3, 2, false, false, false);
+  assert.deepEqual([...c.subarray(0, 3)], [9, 12, 15]);
+  assert.equal(referenceBackend.hugeBuffer(10).byteLength, 10);
+});

@@ -14,6 +14,7 @@ interface Addon extends Record<string, unknown> {
   setThreads(n: number): void;
   hardwareThreads(): number;
   adviseHugePages(buf: Float32Array): number;
+  hugeBuffer(bytes: number): ArrayBuffer;
 }
 
 const require = createRequire(import.meta.url);
@@ -66,5 +67,6 @@ export function loadNativeBackend(): Backend {
     threads: () => addon.threads(),
     setThreads: (n: number) => addon.setThreads(n),
     adviseHugePages: (buf: Float32Array) => addon.adviseHugePages(buf),
+    hugeBuffer: (bytes: number) => addon.hugeBuffer(bytes),
   };
 }

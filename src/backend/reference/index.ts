@@ -25,6 +25,7 @@ export const referenceBackend: Backend = {
   threads: () => 1,
   setThreads: () => {}, // single-threaded by design; accepted so callers need not special-case it
   adviseHugePages: () => 0,
+  hugeBuffer: (bytes: number) => new ArrayBuffer(bytes),
   matmul,
   matmulHalf,
   embeddingForward,
