@@ -74,7 +74,7 @@ export const evalCommand: Command = {
     if (noPpl && !tasksArg) throw new UsageError('moekit eval: --no-ppl needs --tasks');
     const taskItems = tasksArg ? readTaskFile(resolveTaskFile(tasksArg)) : null; // bad lines fail before any work
 
-    const loaded = loadModel(resolve(dir), { weights: weightsFromFlags('eval', values) });
+    const loaded = loadModel(resolve(dir), { weights: weightsFromFlags(values) });
     const model = loaded.model;
     if (routerRaw && !sweep) model.setRouter(routerRaw);
     if (!loaded.tokenizerPath) throw new ConfigError(`${dir} has no tokenizer.json`, 'moekit eval needs the tokenizer the model was trained with');

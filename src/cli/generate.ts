@@ -71,7 +71,7 @@ export const generateCommand: Command = {
     const threads = intFlag('generate', 'threads', values.threads);
     if (threads) backend().setThreads(threads);
 
-    const loaded = loadModel(resolve(dir), { weights: weightsFromFlags('generate', values) });
+    const loaded = loadModel(resolve(dir), { weights: weightsFromFlags(values) });
     if (!loaded.tokenizerPath) throw new ConfigError(`${dir} has no tokenizer.json`, 'moekit generate needs the model\'s tokenizer');
     // tokenizer_config.json's BOS/EOS, add_bos_token and added tokens apply, as in transformers.
     const hf = loadHfTokenizer(dirname(loaded.tokenizerPath));

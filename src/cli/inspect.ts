@@ -39,7 +39,7 @@ export const inspectCommand: Command = {
     if (threads) backend().setThreads(threads);
     const router = routerFromFlags('inspect', values);
 
-    const loaded = loadModel(resolve(dir), { weights: weightsFromFlags('inspect', values) });
+    const loaded = loadModel(resolve(dir), { weights: weightsFromFlags(values) });
     if (router) loaded.model.setRouter(router);
     // tokenizer_config.json's add_bos_token and added tokens apply, as in transformers.
     const tokenizer = loaded.tokenizerPath ? loadHfTokenizer(dirname(loaded.tokenizerPath)).tokenizer : null;

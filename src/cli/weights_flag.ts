@@ -9,10 +9,10 @@ export const WEIGHTS_USAGE = `  --weights DTYPE    how Linear and expert weights
                      when all its matrices have it, else f32; exact either way), f32, bf16 or f16
                      (16-bit halves the memory and the bytes each decode step reads; rounds f32 weights)`;
 
-export function weightsFromFlags(cmd: string, values: Record<string, unknown>): WeightsOption {
+export function weightsFromFlags(values: Record<string, unknown>): WeightsOption {
   const value = stringFlag(values.weights) ?? 'auto';
   try {
-    return parseWeightsOption(value, `moekit ${cmd} --weights`);
+    return parseWeightsOption(value, '--weights');
   } catch (e) {
     throw new UsageError((e as Error).message, 'use auto, f32, bf16 or f16');
   }

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fixtureDir, fixtureSkip, readReference } from '../io/hf_fixture.js';
 
@@ -81,4 +82,23 @@ test('inspect refuses bad input with one line', { skip: fixtureSkip('mixtral') }
     assert.match(r.stderr, pattern);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   }
+});
+
+// The BF16 llama checkpoint made by transformers (test/fixtures/hf/llama): --weights auto (default) holds
+// its matrices bf16 and must print the logits of --weights f32 exactly (widening is exact), which
+// transformers' reference matches within 1e-4; an unknown dtype is one line naming the flag.
+test('inspect --weights: bf16-held and f32 weights print the same logits; a bad dtype is refused', () => {
+  const dir = fileURLToPath(new URL('../../../test/fixtures/hf/llama', import.meta.url));
+  const ref = JSON.parse(readFileSync(`${dir}/reference.json`, 'utf8'));
+  const ids = (ref.sequences[0].input_ids as number[]).join(',');
+  const auto = moekit('inspect', '--model', dir, '--ids', ids, '--logits', '--json');
+  const f32 = moekit('inspect', '--model', dir, '--ids', ids, '--logits', '--json', '--weights', 'f32');
+  assert.equal(auto.code, 0, auto.stderr);
+  assert.equal(auto.stdout, f32.stdout);
+  const logits = (JSON.parse(auto.stdout).logits as number[][]).flat();
+  const want = (ref.sequences[0].logits as number[][]).flat();
+  assert.ok(logits.every((z, i) => Math.abs(z - want[i]) <= 1e-4));
+  const bad = moekit('inspect', '--model', dir, '--ids', '1,2', '--weights', 'fp8');
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--weights: unknown weights dtype "fp8" \(use auto, f32, bf16 or f16\)/);
 });
