@@ -546,7 +546,22 @@ void gemm(Gemm& g, int nth) {
 
 bool mul_ok(int64_t x, int64_t y, int64_t* out) { return !__builtin_mul_overflow(x, y, out); }
 
-bool overlaps(const float* p, int64_t n, const float* q, int64_t m) { return p < q + m && q < p + n; }
+// Whether n elements at p and m elements at q share a byte (f32 c against f32 or 16-bit operands).
+template <class P, class Q>
+bool overlaps(const P* p, int64_t n, const Q* q, int64_t m) {
+  auto a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(q);
+  return a < b + static_cast<uintptr_t>(m) * sizeof(Q) && b < a + static_cast<uintptr_t>(n) * sizeof(P);
+}
+
+// M·N, M·K and K·N into mn, mk, kn; fails the call when they (or M·N·K) overflow.
+bool checked_sizes(Args& args, const Gemm& g, int64_t* mn, int64_t* mk, int64_t* kn) {
+  int64_t mnk;
+  if (!mul_ok(g.M, g.N, mn) || !mul_ok(g.M, g.K, mk) || !mul_ok(g.K, g.N, kn) || !mul_ok(*mn, g.K, &mnk)) {
+    args.fail("M, N, K too large");
+    return false;
+  }
+  return true;
+}
 
 // matmul(c, a, b, M, N, K, transA, transB, accumulate)
 napi_value matmul(napi_env env, napi_callback_info info) {
@@ -563,11 +578,8 @@ napi_value matmul(napi_env env, napi_callback_info info) {
     args.fail("transA && transB is not supported (pass the product the other way round)");
     return nullptr;
   }
-  int64_t mn, mk, kn, mnk;
-  if (!mul_ok(g.M, g.N, &mn) || !mul_ok(g.M, g.K, &mk) || !mul_ok(g.K, g.N, &kn) || !mul_ok(mn, g.K, &mnk)) {
-    args.fail("M, N, K too large");
-    return nullptr;
-  }
+  int64_t mn, mk, kn;
+  if (!checked_sizes(args, g, &mn, &mk, &kn)) return nullptr;
   g.c = args.f32(0, static_cast<size_t>(mn));
   g.a = args.f32(1, static_cast<size_t>(mk));
   g.b = args.f32(2, static_cast<size_t>(kn));
@@ -578,12 +590,6 @@ napi_value matmul(napi_env env, napi_callback_info info) {
   }
   gemm(g, pool_threads());
   return undefined(env);
-}
-
-bool overlaps_half(const float* p, int64_t n, const uint16_t* q, int64_t m) {
-  auto lo = reinterpret_cast<uintptr_t>(p), hi = lo + static_cast<uintptr_t>(n) * 4;
-  auto qlo = reinterpret_cast<uintptr_t>(q), qhi = qlo + static_cast<uintptr_t>(m) * 2;
-  return lo < qhi && qlo < hi;
 }
 
 // matmulHalf(c, a, b, bf16, M, N, K, accumulate): c[M,N] (= or +=) a[M,K] · bᵀ, b [N,K] of halves.
@@ -597,16 +603,13 @@ napi_value matmul_half(napi_env env, napi_callback_info info) {
   g.accumulate = args.boolean(7);
   g.transB = true;
   if (!args.ok) return nullptr;
-  int64_t mn, mk, kn, mnk;
-  if (!mul_ok(g.M, g.N, &mn) || !mul_ok(g.M, g.K, &mk) || !mul_ok(g.K, g.N, &kn) || !mul_ok(mn, g.K, &mnk)) {
-    args.fail("M, N, K too large");
-    return nullptr;
-  }
+  int64_t mn, mk, kn;
+  if (!checked_sizes(args, g, &mn, &mk, &kn)) return nullptr;
   g.c = args.f32(0, static_cast<size_t>(mn));
   g.a = args.f32(1, static_cast<size_t>(mk));
   g.bh = args.u16(2, static_cast<size_t>(kn));
   if (!args.ok) return nullptr;
-  if (overlaps(g.c, mn, g.a, mk) || overlaps_half(g.c, mn, g.bh, kn)) {
+  if (overlaps(g.c, mn, g.a, mk) || overlaps(g.c, mn, g.bh, kn)) {
     args.fail("c must not overlap a or b");
     return nullptr;
   }
