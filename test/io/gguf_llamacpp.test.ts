@@ -130,6 +130,21 @@ function pickModel(extra: Record<string, unknown>, dtype: GgufDtype, margin: num
 const MOE = { num_experts: 4, moe_intermediate_size: 64, router: { type: 'top_k', k: 2, renormalize: true } };
 const QWEN3 = { ...MOE, qk_norm: 'per_head', head_dim: 24 };
 const OLMOE = { ...MOE, router: { type: 'top_k', k: 2, renormalize: false }, qk_norm: 'full', num_key_value_heads: 4 };
+/** DeepSeekMoE-16B's shape: 6 fine-grained routed experts, raw top-2, 2 shared experts fused, a leading dense layer. */
+const DEEPSEEK = { num_experts: 6, moe_intermediate_size: 32, shared_expert_intermediate_size: 64, first_k_dense_replace: 1, router: { type: 'top_k', k: 2, renormalize: false } };
+/** MLA with a plain q_proj and interleaved rope pairs (DeepSeek-V2-Lite), dk = 16 ≠ dv = 12. */
+const MLA_V2 = { q_lora_rank: null, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 12, rope_interleave: true };
+/** DeepSeek-V2-Lite's routing: softmax → greedy top-2 (no groups), raw weights × routed_scaling_factor, one shared expert. */
+const DEEPSEEK_V2 = {
+  mla: MLA_V2, rms_norm_eps: 1e-6, num_experts: 8, moe_intermediate_size: 32, shared_expert_intermediate_size: 32, first_k_dense_replace: 1,
+  router: { type: 'group_limited', k: 2, scoring: 'softmax', routed_scaling_factor: 1.5 },
+};
+/** DeepSeek-V3's: q LoRA, rotate-half rope slices, sigmoid + correction bias, 4 groups of 2 (top2_sum, keep 2), renormalised × 2.5. */
+const DEEPSEEK_V3 = {
+  mla: { q_lora_rank: 24, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 8, rope_interleave: false },
+  rms_norm_eps: 1e-6, num_experts: 8, moe_intermediate_size: 32, shared_expert_intermediate_size: 32, first_k_dense_replace: 1,
+  router: { type: 'group_limited', k: 3, scoring: 'sigmoid', correction_bias: true, n_group: 4, topk_group: 2, group_score: 'top2_sum', renormalize: true, routed_scaling_factor: 2.5 },
+};
 /**
  * `tol`: max |logit difference| allowed. Exact types (f32; f16 on f16-rounded weights) decode freely and
  * must agree on every token (margin against ties: 4 × tol). Under bf16/q8_0 llama.cpp also rounds the
@@ -153,6 +168,11 @@ const CASES: { label: string; extra: Record<string, unknown>; dtype: GgufDtype; 
   { label: 'Qwen3-MoE-shaped with a narrower dense middle layer (copied into every expert) as qwen3moe, f32', extra: { ...QWEN3, expert_frequency: 2 }, dtype: 'f32', tol: 1e-3, arch: 'qwen3moe' },
   { label: 'OLMoE-shaped (raw top-2, full-width q/k norm, nkv = nh) with tied embeddings (output.weight duplicated) as olmoe, f32', extra: { ...OLMOE, tie_word_embeddings: true }, dtype: 'f32', tol: 1e-3, arch: 'olmoe' },
   { label: 'OLMoE-shaped as olmoe, f16', extra: OLMOE, dtype: 'f16', tol: 0.05, arch: 'olmoe' },
+  { label: 'DeepSeekMoE-shaped (raw top-2, 2 shared experts, a leading dense layer) as deepseek, f32', extra: DEEPSEEK, dtype: 'f32', tol: 1e-3, arch: 'deepseek' },
+  { label: 'moekit deepseek router (1 shared expert among 6, raw top-2) with tied embeddings as deepseek, f16', extra: { num_experts: 6, moe_intermediate_size: 32, router: { type: 'deepseek', shared_experts: 1, k: 2 }, tie_word_embeddings: true }, dtype: 'f16', tol: 0.2, arch: 'deepseek' },
+  { label: 'DeepSeek-V2-shaped (MLA without q LoRA, softmax greedy top-2 × 1.5, shared expert, leading dense layer) as deepseek2, f32', extra: DEEPSEEK_V2, dtype: 'f32', tol: 1e-3, arch: 'deepseek2' },
+  { label: 'DeepSeek-V3-shaped (MLA with q LoRA, rotate-half rope, sigmoid + bias, 4 groups keep 2, renormalised × 2.5) as deepseek2, f32', extra: DEEPSEEK_V3, dtype: 'f32', tol: 1e-3, arch: 'deepseek2' },
+  { label: 'DeepSeek-V3-shaped as deepseek2, f16', extra: DEEPSEEK_V3, dtype: 'f16', tol: 0.1, arch: 'deepseek2' },
   { label: 'Mixtral-shaped top-2 MoE, bf16', extra: MOE, dtype: 'bf16', tol: 0.75 },
   { label: 'dense llama, q8_0', extra: {}, dtype: 'q8_0', tol: 0.75 },
 ];
