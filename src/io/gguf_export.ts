@@ -20,6 +20,7 @@ import { tokenizerMetadata } from './gguf_tokenizer.js';
 import { concatArrays } from './concat.js';
 import { ropeSliceToPairs, splitKvB } from './gguf_mla.js';
 import { routedExperts, sharedExperts, type RouterConfig } from '../moe/index.js';
+import { yarnAttentionFactor } from '../ops/index.js';
 
 export type GgufDtype = 'f32' | 'f16' | 'bf16' | 'q8_0';
 export const GGUF_DTYPES: readonly GgufDtype[] = ['f32', 'f16', 'bf16', 'q8_0'];
@@ -220,10 +221,7 @@ const MLA_LATENT_EPS = 1e-6;
 
 /** Picks the architecture and the MoE hyperparameters llama.cpp will use, refusing what it cannot express. */
 function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): ArchChoice {
-  if (c.rope_scaling) {
-    throw unexportable(source, `rope_scaling "${c.rope_scaling.rope_type}" (factor ${c.rope_scaling.factor}) is not exported: the exporter writes plain RoPE, `
-      + 'and moekit\'s YaRN has not been matched against llama.cpp\'s rope.scaling keys');
-  }
+  if (c.rope_scaling) checkYarn(c, source);
   const m = c.moe;
   if (!m) {
     if (c.mla) throw unexportable(source, 'a dense model with multi-head latent attention (mla) has no llama.cpp form the exporter writes (deepseek2 is an MoE architecture)');
@@ -314,6 +312,31 @@ function checkSharedExpert(arch: GgufArch, width: number, gated: boolean, expert
   }
   throw unexportable(source, `a${gated ? ' gated' : 'n ungated'} shared expert beside ${arch.weights} top-k weights has no llama.cpp form `
     + '(qwen2moe: raw weights + a gated shared expert; deepseek: raw weights + an ungated one; deepseek2, whose weights may be renormalised, needs multi-head latent attention)');
+}
+
+/**
+ * YaRN as llama.cpp's deepseek2 computes it: the frequency ramp of HF's truncated YaRN (ggml rounds the
+ * correction dims outwards too), cos/sin at magnitude 1, and the MLA softmax scale × mscale(s, m_all)²
+ * through `rope.scaling.yarn_log_multiplier` (src/nn/mla.ts mlaSoftmaxScale). So the model's cos/sin
+ * attention factor must be 1 (DeepSeek-V2/V3 set mscale = mscale_all_dim); the other archs are not exported.
+ */
+function checkYarn(c: ModelConfig, source: string): void {
+  const y = c.rope_scaling!;
+  const what = `rope_scaling "${y.rope_type}" (factor ${y.factor}, mscale ${y.mscale}, mscale_all_dim ${y.mscale_all_dim})`;
+  if (!c.mla) throw unexportable(source, `${what} is exported only for multi-head latent attention (deepseek2); the exporter writes plain RoPE for the other architectures`);
+  if (!y.truncate) throw unexportable(source, `${what} with truncate = false: llama.cpp rounds YaRN's correction range outwards to whole dims`);
+  if (!(y.factor > 1)) throw unexportable(source, `${what}: llama.cpp's deepseek2 YaRN needs factor > 1`);
+  const cosSinFactor = yarnCosSinFactor(c);
+  if (Math.abs(cosSinFactor - 1) > 1e-6) {
+    throw unexportable(source, `${what} scales cos/sin by ${cosSinFactor}: llama.cpp's deepseek2 keeps them at magnitude 1 `
+      + '(its attn_factor also multiplies the softmax scale), so only mscale = mscale_all_dim (or attention_factor 1) exports exactly');
+  }
+}
+
+/** The factor moekit multiplies cos/sin by under YaRN (src/models/decoder.ts). */
+function yarnCosSinFactor(c: ModelConfig): number {
+  const y = c.rope_scaling!;
+  return y.attention_factor ?? yarnAttentionFactor(y.factor, y.mscale, y.mscale_all_dim);
 }
 
 /** Refuses MLA that llama.cpp's deepseek2 computes differently (§5.7; src/nn/mla.ts). */
@@ -595,6 +618,15 @@ function archMetadata(c: ModelConfig, choice: ArchChoice): Map<string, GgufValue
     keys.set(`${a}.attention.q_lora_rank`, gv.u32(qr ?? 0)).set(`${a}.attention.kv_lora_rank`, gv.u32(kvr));
     keys.set(`${a}.attention.key_length`, gv.u32(kvr + dr)).set(`${a}.attention.value_length`, gv.u32(kvr));
     keys.set(`${a}.attention.key_length_mla`, gv.u32(dn + dr)).set(`${a}.attention.value_length_mla`, gv.u32(dv));
+    const y = c.rope_scaling; // checkYarn: truncated, cos/sin factor 1
+    if (y) {
+      keys.set(`${a}.rope.scaling.type`, gv.str('yarn')).set(`${a}.rope.scaling.factor`, gv.f32(y.factor));
+      keys.set(`${a}.rope.scaling.original_context_length`, gv.u32(y.original_max_position_embeddings));
+      keys.set(`${a}.rope.scaling.yarn_beta_fast`, gv.f32(y.beta_fast)).set(`${a}.rope.scaling.yarn_beta_slow`, gv.f32(y.beta_slow));
+      // llama.cpp divides this by 0.1 (its converter writes 0.1 · mscale_all_dim) and scales the softmax by
+      // (1 + 0.1 · m · ln s)², as DeepSeek does with m = mscale_all_dim.
+      if (y.mscale_all_dim) keys.set(`${a}.rope.scaling.yarn_log_multiplier`, gv.f32(0.1 * y.mscale_all_dim));
+    }
   } else if (choice.arch.alwaysKeyLength || c.head_dim * c.num_attention_heads !== c.hidden_size) {
     keys.set(`${a}.attention.key_length`, gv.u32(c.head_dim)).set(`${a}.attention.value_length`, gv.u32(c.head_dim));
   }

@@ -385,7 +385,14 @@ test('DeepSeek-V3 shape → deepseek2: MLA keys and tensors (absorbed k_b / v_b,
     assert.deepEqual(r.metadata.get('deepseek2.expert_weights_norm'), { type: 'bool', value: false });
     assert.deepEqual(r.metadata.get('deepseek2.expert_weights_scale'), { type: 'f32', value: 1.5 });
     assert.ok(!r.metadata.has('deepseek2.expert_group_count') && !r.tensors.some((t) => t.name.includes('exp_probs_b')));
+    assert.ok(!r.metadata.has('deepseek2.rope.scaling.type'));
   });
+  // YaRN (DeepSeek's mscale = mscale_all_dim): llama.cpp's rope.scaling keys, the log multiplier as its converter writes it
+  const yarn = plan({ ...V3_DIMS, max_position_embeddings: 64, rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16, beta_fast: 24, mscale: 0.7, mscale_all_dim: 0.7 } });
+  const key = (k: string) => yarn.metadata.get(`deepseek2.rope.scaling.${k}`);
+  assert.deepEqual([key('type'), key('factor'), key('original_context_length'), key('yarn_beta_fast'), key('yarn_beta_slow'), key('yarn_log_multiplier')], [
+    { type: 'string', value: 'yarn' }, { type: 'f32', value: 4 }, { type: 'u32', value: 16 }, { type: 'f32', value: 24 }, { type: 'f32', value: 1 },
+    { type: 'f32', value: 0.1 * 0.7 }]); // 0.1 · mscale_all_dim
 });
 
 test('DeepSeek models llama.cpp cannot express are refused with the reason', () => {
@@ -402,7 +409,14 @@ test('DeepSeek models llama.cpp cannot express are refused with the reason', () 
     /a q LoRA \(q_lora_rank 24\) in a 27-layer model: llama.cpp's deepseek2 treats 27-layer models as DeepSeek-V2-Lite/);
   refused(() => planGguf({ ...model.config, moe: null }, model.params, tokenizer, {}, 'run/dir'), /a dense model with multi-head latent attention \(mla\) has no llama.cpp form/);
   const yarn = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1, attention_factor: null, truncate: true } as const;
-  refused(() => planGguf({ ...model.config, rope_scaling: yarn }, model.params, tokenizer, {}, 'run/dir'), /rope_scaling "yarn" \(factor 4\) is not exported: the exporter writes plain RoPE/);
+  const withYarn = (patch: Record<string, unknown>, config = model.config) => () => planGguf({ ...config, rope_scaling: { ...yarn, ...patch } }, model.params, tokenizer, {}, 'run/dir');
+  assert.equal(withYarn({})().arch, 'deepseek2');
+  // yarnMscale(4, 1) / yarnMscale(4, 0.8) = 1.1386 / 1.1109
+  refused(withYarn({ mscale_all_dim: 0.8 }), /rope_scaling "yarn" \(factor 4, mscale 1, mscale_all_dim 0.8\) scales cos\/sin by 1.024\d*: llama.cpp's deepseek2 keeps them at magnitude 1/);
+  refused(withYarn({ attention_factor: 1.2 }), /scales cos\/sin by 1.2: /);
+  refused(withYarn({ truncate: false }), /with truncate = false: llama.cpp rounds YaRN's correction range outwards/);
+  const dense = makeModel({}, 17);
+  refused(() => planGguf({ ...dense.config, rope_scaling: yarn }, dense.params, tokenizer, {}, 'run/dir'), /rope_scaling "yarn" .* is exported only for multi-head latent attention \(deepseek2\)/);
 });
 
 test('the committed HF fixtures: qwen3_moe (dense layers wider than its experts) and the three DeepSeek ones are refused with their reasons', () => {
@@ -416,7 +430,8 @@ test('the committed HF fixtures: qwen3_moe (dense layers wider than its experts)
   refused(planOf('deepseek'), /an ungated shared expert beside renormalised top-k weights has no llama.cpp form .*deepseek: raw weights/);
   // group_limited_greedy over 4 groups (group score = max); attention_bias
   refused(planOf('deepseek_v2'), /group_score "max" \(DeepSeek-V2 group_limited_greedy\)/);
-  refused(planOf('deepseek_v3_yarn'), /rope_scaling "yarn" \(factor 4\) is not exported/);
+  // YaRN with mscale 1 ≠ mscale_all_dim 0.8
+  refused(planOf('deepseek_v3_yarn'), /rope_scaling "yarn" \(factor 4, mscale 1, mscale_all_dim 0.8\) scales cos\/sin by 1.024/);
 });
 
 test('--approximate: a Top-P model becomes llama top-k with a warning, marked inexact', () => {

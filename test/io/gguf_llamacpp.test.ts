@@ -139,6 +139,8 @@ const DEEPSEEK_V2 = {
   mla: MLA_V2, rms_norm_eps: 1e-6, num_experts: 8, moe_intermediate_size: 32, shared_expert_intermediate_size: 32, first_k_dense_replace: 1,
   router: { type: 'group_limited', k: 2, scoring: 'softmax', routed_scaling_factor: 1.5 },
 };
+/** DeepSeek-V3's YaRN (mscale = mscale_all_dim), over an original context shorter than the test's positions (~45). */
+const YARN = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1 };
 /** DeepSeek-V3's: q LoRA, rotate-half rope slices, sigmoid + correction bias, 4 groups of 2 (top2_sum, keep 2), renormalised × 2.5. */
 const DEEPSEEK_V3 = {
   mla: { q_lora_rank: 24, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 8, rope_interleave: false },
@@ -173,6 +175,7 @@ const CASES: { label: string; extra: Record<string, unknown>; dtype: GgufDtype; 
   { label: 'DeepSeek-V2-shaped (MLA without q LoRA, softmax greedy top-2 × 1.5, shared expert, leading dense layer) as deepseek2, f32', extra: DEEPSEEK_V2, dtype: 'f32', tol: 1e-3, arch: 'deepseek2' },
   { label: 'DeepSeek-V3-shaped (MLA with q LoRA, rotate-half rope, sigmoid + bias, 4 groups keep 2, renormalised × 2.5) as deepseek2, f32', extra: DEEPSEEK_V3, dtype: 'f32', tol: 1e-3, arch: 'deepseek2' },
   { label: 'DeepSeek-V3-shaped as deepseek2, f16', extra: DEEPSEEK_V3, dtype: 'f16', tol: 0.1, arch: 'deepseek2' },
+  { label: 'DeepSeek-V3-shaped with YaRN (factor 4 over 16 positions, mscale = mscale_all_dim = 1) as deepseek2, f32', extra: { ...DEEPSEEK_V3, rope_scaling: YARN }, dtype: 'f32', tol: 1e-3, arch: 'deepseek2' },
   { label: 'Mixtral-shaped top-2 MoE, bf16', extra: MOE, dtype: 'bf16', tol: 0.75 },
   { label: 'dense llama, q8_0', extra: {}, dtype: 'q8_0', tol: 0.75 },
 ];
