@@ -212,28 +212,39 @@ function worstLogitDifference(a: Float32Array[], b: Float32Array[]): number {
   return worst;
 }
 
-// The committed HF OLMoE checkpoint (made by transformers, scripts/ref): llama.cpp's olmoe must compute
-// what moekit's HF loader does. Its vocab (96) takes a tokenizer of printable ASCII bytes; llama.cpp
-// follows moekit's tokens (the checkpoint's small random weights leave near ties) and must make moekit's
-// choice wherever moekit's top-2 gap exceeds 4 × the logit tolerance.
-test('llama.cpp decodes the committed HF OLMoE fixture, exported as olmoe, as moekit does', async () => {
-  const dir = withAsciiTokenizer(fileURLToPath(new URL('../../../test/fixtures/hf/olmoe', import.meta.url)));
-  try {
-    const out = join(dir, 'model.gguf');
-    const result = exportGguf(dir, out, { dtype: 'f32' });
-    assert.deepEqual([result.arch, result.exact, result.warnings], ['olmoe', true, []]);
-    const text = 'The lazy experts don\'t route 42 tokens!';
-    const prompt = asciiTokenizer.encode(text);
-    const ours = moekitGreedy(loadModel(dir).model, prompt, GENERATE);
-    const theirs = await llamaGreedy(out, text, prompt, GENERATE, 96, ours.tokens);
-    assert.deepEqual(theirs.promptTokens, prompt, 'llama.cpp tokenizes the prompt as moekit does');
-    const tol = 1e-3;
-    const clear = ours.logits.map((row, i) => (topGap(row) > 4 * tol ? i : -1)).filter((i) => i >= 0);
-    assert.ok(clear.length >= GENERATE / 2, `only steps ${clear} are clear of ties`);
-    assert.deepEqual(clear.map((i) => theirs.tokens[i]), clear.map((i) => ours.tokens[i]), `greedy tokens at steps ${clear}`);
-    const worst = worstLogitDifference(ours.logits, theirs.logits);
-    assert.ok(worst < tol, `max |logit difference| ${worst} ≥ ${tol}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+// The committed HF checkpoints (made by transformers, scripts/ref): llama.cpp must compute what moekit's
+// HF loader does. Their vocab (96) takes a tokenizer of printable ASCII bytes; llama.cpp follows moekit's
+// tokens (the checkpoints' small random weights leave near ties) and must make moekit's choice wherever
+// moekit's top-2 gap exceeds 4 × the logit tolerance. The DeepSeek ones as committed are refused
+// (gguf_export.test.ts); one config value each makes them exportable: DeepSeekMoE without norm_topk_prob
+// (as DeepSeekMoE-16B), DeepSeek-V3 with mscale_all_dim = mscale (as DeepSeek-V3 itself; the fixture's
+// YaRN, factor 4 over 8 positions, acts on every position past 8).
+const HF_FIXTURES: { name: string; arch: string; text: string; patch?: Record<string, unknown>; changed?: string }[] = [
+  { name: 'olmoe', arch: 'olmoe', text: 'The lazy experts don\'t route 42 tokens!' },
+  { name: 'deepseek', arch: 'deepseek', text: 'The lazy experts don\'t route 42 tokens!', patch: { norm_topk_prob: false }, changed: 'norm_topk_prob false' },
+  { name: 'deepseek_v3_yarn', arch: 'deepseek2', text: 'Lazy experts!', // max_position_embeddings 32
+    patch: { rope_parameters: { beta_fast: 32, beta_slow: 1, factor: 4, mscale: 1, mscale_all_dim: 1, original_max_position_embeddings: 8, rope_theta: 10000, rope_type: 'yarn' } }, changed: 'mscale_all_dim 1' },
+];
+
+for (const f of HF_FIXTURES) {
+  test(`llama.cpp decodes the committed HF ${f.name} fixture${f.changed ? ` (with ${f.changed})` : ''}, exported as ${f.arch}, as moekit does`, async () => {
+    const dir = withAsciiTokenizer(fileURLToPath(new URL(`../../../test/fixtures/hf/${f.name}`, import.meta.url)), f.patch);
+    try {
+      const out = join(dir, 'model.gguf');
+      const result = exportGguf(dir, out, { dtype: 'f32' });
+      assert.deepEqual([result.arch, result.exact, result.warnings], [f.arch, true, []]);
+      const prompt = asciiTokenizer.encode(f.text);
+      const ours = moekitGreedy(loadModel(dir).model, prompt, GENERATE);
+      const theirs = await llamaGreedy(out, f.text, prompt, GENERATE, 96, ours.tokens);
+      assert.deepEqual(theirs.promptTokens, prompt, 'llama.cpp tokenizes the prompt as moekit does');
+      const tol = 1e-3;
+      const clear = ours.logits.map((row, i) => (topGap(row) > 4 * tol ? i : -1)).filter((i) => i >= 0);
+      assert.ok(clear.length >= GENERATE / 2, `only steps ${clear} are clear of ties`);
+      assert.deepEqual(clear.map((i) => theirs.tokens[i]), clear.map((i) => ours.tokens[i]), `greedy tokens at steps ${clear}`);
+      const worst = worstLogitDifference(ours.logits, theirs.logits);
+      assert.ok(worst < tol, `max |logit difference| ${worst} ≥ ${tol}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
