@@ -163,7 +163,7 @@ export function routingFor(router: RouterConfig): Routing {
  * selection-only bias), `expert_group_count` / `expert_group_used_count`, `expert_weights_norm` (divide
  * by the sum) and `expert_weights_scale`.
  */
-export interface Deepseek2Gating {
+interface Deepseek2Gating {
   scoring: 'softmax' | 'sigmoid';
   selectionBias: boolean;
   groups: { count: number; used: number } | null;
@@ -171,16 +171,20 @@ export interface Deepseek2Gating {
   scale: number;
 }
 
+/** Softmax top-k, its weights raw or renormalised (the routing of the llama / qwen2moe rows). */
+function softmaxGating(renormalize: boolean): Deepseek2Gating {
+  return { scoring: 'softmax', selectionBias: false, groups: null, renormalize, scale: 1 };
+}
+
 /**
  * The gating of a router whose inference routing is a fixed-k top-k (routingFor found an exact form),
  * written as deepseek2 keys, or why llama.cpp's deepseek2 cannot express it.
  */
 function deepseek2Gating(router: RouterConfig): Deepseek2Gating | string {
-  const softmax = (renormalize: boolean): Deepseek2Gating => ({ scoring: 'softmax', selectionBias: false, groups: null, renormalize, scale: 1 });
   switch (router.type) {
-    case 'top_k': return softmax(router.renormalize);
-    case 'noisy_top_k': case 'gshard': return softmax(true);
-    case 'switch': case 'deepseek': return softmax(false);
+    case 'top_k': return softmaxGating(router.renormalize);
+    case 'noisy_top_k': case 'gshard': return softmaxGating(true);
+    case 'switch': case 'deepseek': return softmaxGating(false);
     case 'group_limited': {
       const { n_group: n, topk_group: used } = router;
       // Every group kept: the groups change nothing (and llama.cpp asserts used < count).
@@ -258,16 +262,16 @@ function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): Ar
   const sharedWidth = sharedExperts(m.router) * W || m.shared_expert_intermediate_size;
   const moeLayers = moeLayerIndices(c.num_hidden_layers, m.expert_frequency, m.first_k_dense_replace, m.moe_layers);
   const hasDense = moeLayers.length < c.num_hidden_layers;
+  if (!c.mla && arch === ARCHS.deepseek2) arch = withoutMla(m.router, source);
   let gating: Deepseek2Gating | null = null;
   if (c.mla) {
     // MLA exists only in deepseek2, whose gating keys express every fixed top-k router moekit has.
     arch = ARCHS.deepseek2;
-    const g = deepseek2Gating('k' in routing ? m.router : { type: 'top_k', k, renormalize: true } as RouterConfig);
+    // (an approximate export routes softmax → top-k → renormalise, as its warning says)
+    const g = 'k' in routing ? deepseek2Gating(m.router) : softmaxGating(true);
     if (typeof g === 'string') throw unexportable(source, `router "${m.router.type}" has no llama.cpp form: ${g}`);
     gating = g;
     checkMla(c, source);
-  } else if (arch === ARCHS.deepseek2) {
-    throw unexportable(source, `router "${m.router.type}" (sigmoid / grouped / scaled DeepSeek-V2/V3 routing) exists only in llama.cpp's deepseek2, which needs multi-head latent attention (mla)`);
   } else if (arch.weights === 'raw' && c.qk_norm === 'none' && ((sharedWidth > 0 && !m.shared_expert_gate) || hasDense)) {
     // Raw top-k weights with an ungated shared expert or dense layers: DeepSeekMoE's layout.
     arch = ARCHS.deepseek;
@@ -298,6 +302,19 @@ function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): Ar
     }
   }
   return { arch, moe: { experts, k, width: W, moeLayers, sharedWidth, denseLead }, gating, exact: warnings.length === 0, warnings };
+}
+
+/**
+ * A group-limited router in a model without MLA: plain softmax top-k (one group or all kept, no bias, no
+ * scale) is llama's (renormalised) or qwen2moe's / deepseek's (raw); the rest exists only in deepseek2.
+ */
+function withoutMla(router: RouterConfig, source: string): GgufArch {
+  const g = deepseek2Gating(router);
+  if (typeof g !== 'string' && g.scoring === 'softmax' && !g.selectionBias && !g.groups && g.scale === 1) {
+    return g.renormalize ? ARCHS.llama : ARCHS.qwen2moe;
+  }
+  throw unexportable(source, `router "${router.type}" (${typeof g === 'string' ? g : 'sigmoid scores, a selection bias, limited groups or a routed scale'}) `
+    + 'has a llama.cpp form only in deepseek2, which needs multi-head latent attention (mla)');
 }
 
 /** Refuses a shared expert `arch` cannot hold: qwen2moe's is gated, deepseek's ungated and a whole number of experts wide. */

@@ -1,8 +1,9 @@
 // moekit model → GGUF (interop.md §5): the §5.5 permutation example, the metadata keys with the exact
 // types of §5.6 and the tokenizer keys of §5.8, tensor names / ne order / types of §5.3-§5.4-§5.7
 // (stacked experts, a dense layer copied into every expert, F32 norms and router, the Q8_0 → F16
-// fallback), raw top-k as qwen2moe, q/k norm as qwen3moe / olmoe, the HF fixtures, every router llama.cpp cannot reproduce refused with its reason,
-// and the convert command.
+// fallback), raw top-k as qwen2moe, q/k norm as qwen3moe / olmoe, DeepSeekMoE as deepseek, MLA models as
+// deepseek2 (the k_b / v_b split and rope-row pairing by hand, the routing and YaRN keys), the HF fixtures,
+// every router and model llama.cpp cannot reproduce refused with its reason, and the convert command.
 // That llama.cpp computes the same function from these files is gguf_llamacpp.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -387,6 +388,10 @@ test('DeepSeek-V3 shape → deepseek2: MLA keys and tensors (absorbed k_b / v_b,
     assert.ok(!r.metadata.has('deepseek2.expert_group_count') && !r.tensors.some((t) => t.name.includes('exp_probs_b')));
     assert.ok(!r.metadata.has('deepseek2.rope.scaling.type'));
   });
+  // --approximate Top-P on MLA: deepseek2 with renormalised softmax top-k
+  const approx = plan({ ...V3_DIMS, router: { type: 'top_p', top_p: 0.5, max_k: 3 } }, { approximate: true });
+  assert.deepEqual([approx.arch, approx.exact, approx.metadata.get('deepseek2.expert_weights_norm'), approx.metadata.get('deepseek2.expert_used_count')],
+    ['deepseek2', false, { type: 'bool', value: true }, { type: 'u32', value: 3 }]);
   // YaRN (DeepSeek's mscale = mscale_all_dim): llama.cpp's rope.scaling keys, the log multiplier as its converter writes it
   const yarn = plan({ ...V3_DIMS, max_position_embeddings: 64, rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16, beta_fast: 24, mscale: 0.7, mscale_all_dim: 0.7 } });
   const key = (k: string) => yarn.metadata.get(`deepseek2.rope.scaling.${k}`);
@@ -398,11 +403,15 @@ test('DeepSeek-V3 shape → deepseek2: MLA keys and tensors (absorbed k_b / v_b,
 test('DeepSeek models llama.cpp cannot express are refused with the reason', () => {
   const v3 = (patch: Record<string, unknown>, router: Record<string, unknown> = {}) => plan({ ...V3_DIMS, ...patch, router: { ...V3_DIMS.router, ...router } });
   refused(() => v3({}, { group_score: 'max' }), /router "group_limited" has no llama.cpp form: group_score "max" \(DeepSeek-V2 group_limited_greedy\) over 4 groups: .*sum of its two best experts/);
-  refused(() => v3({ mla: null, num_key_value_heads: 4 }), /router "group_limited" .* exists only in llama.cpp's deepseek2, which needs multi-head latent attention/);
+  refused(() => v3({ mla: null, num_key_value_heads: 4 }), /router "group_limited" \(sigmoid scores, .*\) has a llama.cpp form only in deepseek2, which needs multi-head latent attention/);
+  // without MLA, plain greedy softmax (DeepSeek-V2's "greedy") is DeepSeekMoE's routing
+  assert.equal(v3({ mla: null, num_key_value_heads: 4 }, { scoring: 'softmax', correction_bias: false, n_group: 1, topk_group: 1, renormalize: false, routed_scaling_factor: 1 }).arch, 'deepseek');
   refused(() => v3({ rms_norm_eps: 1e-5 }), /rms_norm_eps 0.00001: llama.cpp's deepseek2 also normalises the MLA latents with it, where DeepSeek \(and moekit\) use 0.000001/);
   refused(() => v3({ attention_bias: true }), /attention_bias on multi-head latent attention .*: llama.cpp's deepseek2 has no attention biases/);
   refused(() => v3({ first_k_dense_replace: 0, expert_frequency: 2 }), /dense layers after an MoE layer \(MoE layers 0, 2 of 3\) .*deepseek2 has dense layers only before/);
   refused(() => v3({ shared_expert_intermediate_size: 24 }), /shared expert's width 24 is not a multiple of the expert width 16: llama.cpp's deepseek2/);
+  // llama.cpp's deepseek fails to load a file with attention biases (checked with node-llama-cpp)
+  refused(() => plan({ ...DEEPSEEK_DIMS, attention_bias: true }), /attention_bias \(q\/k\/v\/o biases\): llama.cpp's deepseek has no attention biases/);
   refused(() => v3({}, { eval_capacity_factor: 1 }), /router "group_limited" has no exact llama.cpp equivalent: eval_capacity_factor 1 drops tokens/);
   const model = makeModel(V3_DIMS, 16);
   refused(() => planGguf({ ...model.config, num_hidden_layers: 27 }, model.params, tokenizer, {}, 'run/dir'),

@@ -6,7 +6,10 @@
 // (copied into every expert, §5.9, zero-padded to the expert width) and tied embeddings; raw-weight
 // top-2 and Switch as qwen2moe, also with a gated shared expert and q/k/v biases (Qwen2-MoE); renormalised
 // top-2 with per-head q/k norm as qwen3moe (also with a dense middle layer) and raw top-2 with full-width
-// q/k norm as olmoe; attention biases; dtypes f32, f16, bf16, q8_0. Flash attention is off and the KV cache
+// q/k norm as olmoe; DeepSeekMoE (raw top-k, ungated shared experts, a leading dense layer) as deepseek;
+// DeepSeek-V2/V3 shapes (MLA with and without q LoRA, interleaved and rotate-half rope, softmax × scale and
+// sigmoid + selection bias + expert groups + renormalisation, YaRN) as deepseek2; the committed HF OLMoE,
+// DeepSeekMoE and DeepSeek-V3 fixtures; attention biases; dtypes f32, f16, bf16, q8_0. Flash attention is off and the KV cache
 // f32, so that f32 files agree with moekit to ~1e-5.
 // node-llama-cpp failing to load is a test failure, never a skip.
 import { test } from 'node:test';
