@@ -1,8 +1,9 @@
 // moekit model → GGUF (interop.md §5): the §5.5 permutation example, the metadata keys with the exact
 // types of §5.6 and the tokenizer keys of §5.8, tensor names / ne order / types of §5.3-§5.4-§5.7
 // (stacked experts, a dense layer copied into every expert, F32 norms and router, the Q8_0 → F16
-// fallback), raw top-k as qwen2moe, q/k norm as qwen3moe / olmoe, the HF fixtures, every router llama.cpp cannot reproduce refused with its reason,
-// and the convert command.
+// fallback), raw top-k as qwen2moe, q/k norm as qwen3moe / olmoe, DeepSeekMoE as deepseek, MLA models as
+// deepseek2 (the k_b / v_b split and rope-row pairing by hand, the routing and YaRN keys), the HF fixtures,
+// every router and model llama.cpp cannot reproduce refused with its reason, and the convert command.
 // That llama.cpp computes the same function from these files is gguf_llamacpp.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '../../src/data/index.js';
 import { GgufError } from '../../src/io/errors.js';
-import { openGguf, type GgufReader } from '../../src/io/gguf.js';
+import { decodeTensor, encodeF32, openGguf, type GgufReader } from '../../src/io/gguf.js';
+import { ropeSliceToPairs, splitKvB } from '../../src/io/gguf_mla.js';
 import { exportGguf, permuteRotateHalfRows, planGguf, unpermuteRotateHalfRows, type GgufExportOptions } from '../../src/io/gguf_export.js';
 import { loadModel } from '../../src/io/load.js';
 import type { DecoderLM } from '../../src/models/index.js';
@@ -181,23 +183,22 @@ test('routers llama.cpp cannot reproduce are refused with the router and the rea
   const NONE = /no approximate export exists/;
   refused(() => plan(moe({ type: 'top_p', top_p: 0.4 })), /router "top_p" has no exact llama.cpp equivalent: Top-P \(p = 0.4\) picks a variable number of experts/, APPROX);
   refused(() => plan(moe({ type: 'dense_to_sparse' })), /router "dense_to_sparse".*variable number per token/, APPROX);
+  // raw weights with dense layers are deepseek's layout, but only with the dense layers first
   refused(() => plan(moe({ type: 'top_k', k: 2, renormalize: false }, { expert_frequency: 2 })),
-    /dense layers inside an MoE with raw top-k weights \(router "top_k"\) have no llama.cpp form/);
+    /dense layers after an MoE layer \(MoE layers 0, 2 of 3\) have no llama.cpp form: deepseek has dense layers only before the first MoE layer/);
   refused(() => plan(moe({ type: 'switch', eval_capacity_factor: 2 })), /router "switch".*eval_capacity_factor 2 drops tokens/, APPROX);
   refused(() => plan(moe({ type: 'top_k', k: 2, eval_capacity_factor: 1.25 })), /eval_capacity_factor 1.25 drops tokens/, APPROX);
   refused(() => plan(moe({ type: 'hash' })), /router "hash".*by token id/, NONE);
   refused(() => plan(moe({ type: 'base' })), /router "base".*balanced assignment/, NONE);
   refused(() => plan(moe({ type: 'expert_choice' })), /router "expert_choice".*not causal/, NONE);
-  refused(() => plan(moe({ type: 'deepseek', shared_experts: 1, k: 1 })), /router "deepseek".*deepseek architecture/, NONE);
   refused(() => plan(moe({ type: 'hash' }), { approximate: true }), /router "hash"/, NONE);
   refused(() => plan(moe({ type: 'top_k', k: 2 }, { residual: 'sum' })), /Residual-MoE/);
   refused(() => plan(moe({ type: 'top_k', k: 2 }, { shared_expert_intermediate_size: 16, shared_expert_gate: true })),
     /a gated shared expert beside renormalised top-k weights has no llama.cpp form/);
+  refused(() => plan(moe({ type: 'top_k', k: 2 }, { shared_expert_intermediate_size: 16 })),
+    /an ungated shared expert beside renormalised top-k weights has no llama.cpp form \(qwen2moe: raw weights \+ a gated shared expert; deepseek: raw weights \+ an ungated one; deepseek2, whose weights may be renormalised, needs multi-head latent attention\)/);
   refused(() => plan(moe({ type: 'top_k', k: 2, renormalize: false }, { shared_expert_intermediate_size: 16 })),
-    /an ungated shared expert beside raw top-k weights.*deepseek: ungated, not implemented yet/);
-  const dense = makeModel({}, 5); // DecoderLM has no MLA in this build: the config alone is what planGguf reads first
-  const mla = { q_lora_rank: null, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 8, rope_interleave: false };
-  refused(() => planGguf({ ...dense.config, mla }, dense.params, tokenizer, {}, 'run/dir'), /multi-head latent attention \(mla\) needs the deepseek2 architecture/);
+    /the shared expert's width 16 is not a multiple of the expert width 48: llama.cpp's deepseek sizes it expert_shared_count × expert_feed_forward_length/);
   refused(() => plan(moe({ type: 'top_k', k: 1 }, { num_experts: [2, 4], moe_layers: [0, 2] })), /different expert counts \(2, 4\)/);
   refused(() => plan(moe({ type: 'top_k', k: 1 }, { moe_intermediate_size: 16, expert_frequency: 2 })), /dense layers \(intermediate_size 48\) are wider than the experts \(moe_intermediate_size 16\)/);
 });
@@ -290,11 +291,156 @@ test('q/k norm and attention biases llama.cpp cannot hold are refused (§5.7, §
   refused(() => plan(moe(raw, { attention_bias: true })), /attention_bias \(q\/k\/v\/o biases\): llama.cpp's qwen2moe has only q\/k\/v biases/);
 });
 
-test('the committed HF fixtures: qwen3_moe (dense layers wider than its experts) is refused; olmoe plans as olmoe', () => {
+test('MLA layouts (gguf_mla.ts): kv_b_proj split into k_b (transposed per head) and v_b; rotate-half rope rows → pairs', () => {
+  // 2 heads, dn 2, dv 1, kvr 3: rows per head k0, k1, v0; W[row][c] = 10·row + c
+  const w = Float32Array.from({ length: 6 * 3 }, (_, i) => 10 * Math.floor(i / 3) + (i % 3));
+  const { kB, vB } = splitKvB(w, 2, 2, 1, 3);
+  // kB [h, c, j] = W[h·3 + j][c]
+  assert.deepEqual([...kB], [0, 10, 1, 11, 2, 12, 30, 40, 31, 41, 32, 42]);
+  assert.deepEqual([...vB], [20, 21, 22, 50, 51, 52]);
+  // 2 groups of 5 rows (1 column), rope slice rows 1..4 (dr 4): [x, a0, a1, b0, b1] → [x, a0, b0, a1, b1]
+  assert.deepEqual([...ropeSliceToPairs(Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), 2, 5, 1, 4, 1)], [0, 1, 3, 2, 4, 5, 6, 8, 7, 9]);
+});
+
+/** DeepSeekMoE-16B's layout in small: raw top-2 of 6 routed experts, 2 shared experts fused, a leading dense layer. */
+const DEEPSEEK_DIMS = { hidden_size: 48, intermediate_size: 40, num_attention_heads: 4, num_key_value_heads: 4, num_experts: 6, moe_intermediate_size: 16,
+  shared_expert_intermediate_size: 32, first_k_dense_replace: 1, router: { type: 'top_k', k: 2, renormalize: false } };
+
+test('DeepSeekMoE → deepseek: leading dense layer, stacked experts, ungated shared expert, keys, Q/K permuted (§5.6, §5.7, §5.9)', () => {
+  const model = makeModel(DEEPSEEK_DIMS, 13);
+  const P = (n: string) => model.params.get(n)!.data;
+  exported(model, { dtype: 'f32' }, (r) => {
+    assert.deepEqual(r.metadata.get('general.architecture'), { type: 'string', value: 'deepseek' });
+    for (const [key, value] of [['expert_count', 6], ['expert_used_count', 2], ['expert_feed_forward_length', 16], ['feed_forward_length', 40],
+      ['expert_shared_count', 2], ['leading_dense_block_count', 1], ['attention.head_count_kv', 4]] as const) {
+      assert.deepEqual(r.metadata.get(`deepseek.${key}`), { type: 'u32', value }, key);
+    }
+    assert.deepEqual(r.metadata.get('deepseek.expert_weights_scale'), { type: 'f32', value: 1 });
+    assert.deepEqual(r.info('blk.0.ffn_gate.weight').ne, [48, 40]);
+    assert.ok(!r.tensors.some((t) => t.name.startsWith('blk.0.ffn_') && t.name.includes('exps')), 'layer 0 is dense');
+    assert.deepEqual(r.info('blk.1.ffn_gate_exps.weight').ne, [48, 16, 6]);
+    assert.deepEqual(r.info('blk.2.ffn_up_shexp.weight').ne, [48, 32]);
+    assert.deepEqual(r.read('blk.2.ffn_down_shexp.weight'), P('model.layers.2.mlp.shared_experts.down_proj.weight'));
+    assert.ok(!r.tensors.some((t) => t.name.includes('gate_inp_shexp')), 'ungated');
+    assert.deepEqual(r.read('blk.1.attn_k.weight'), permuteRotateHalfRows(P('model.layers.1.self_attn.k_proj.weight'), 4, 12, 48), 'NORM RoPE');
+    assert.equal(r.tensors.length, 3 + 9 + 2 * 13);
+  });
+  // moekit's own DeepSeekMoE router counts its shared experts among num_experts (§13)
+  const own = plan({ num_experts: 6, moe_intermediate_size: 16, router: { type: 'deepseek', shared_experts: 2, k: 2 } });
+  assert.equal(own.arch, 'deepseek');
+  assert.deepEqual([own.metadata.get('deepseek.expert_count'), own.metadata.get('deepseek.expert_shared_count')], [{ type: 'u32', value: 4 }, { type: 'u32', value: 2 }]);
+  // no shared expert: one zero expert of the routed width (deepseek requires the tensors)
+  const none = plan({ num_experts: 4, moe_intermediate_size: 16, first_k_dense_replace: 1, router: { type: 'top_k', k: 2, renormalize: false } });
+  assert.deepEqual(none.metadata.get('deepseek.expert_shared_count'), { type: 'u32', value: 1 });
+  const down = none.tensors.find((t) => t.name === 'blk.2.ffn_down_shexp.weight')!;
+  assert.deepEqual(down.ne, [16, 64]);
+  assert.ok(Array.from(new Float32Array((down.data() as Uint8Array).buffer.slice(0))).every((x) => x === 0));
+});
+
+/** DeepSeek-V3's layout in small: q LoRA, rotate-half rope slices, sigmoid + bias, 4 groups of 2 keep 2, renormalised × 2.5. */
+const V3_DIMS = {
+  hidden_size: 48, intermediate_size: 40, num_attention_heads: 4, rms_norm_eps: 1e-6,
+  mla: { q_lora_rank: 24, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 6, v_head_dim: 10, rope_interleave: false },
+  num_experts: 8, moe_intermediate_size: 16, shared_expert_intermediate_size: 16, first_k_dense_replace: 1,
+  router: { type: 'group_limited', k: 3, scoring: 'sigmoid', correction_bias: true, n_group: 4, topk_group: 2, group_score: 'top2_sum', renormalize: true, routed_scaling_factor: 2.5 },
+};
+
+test('DeepSeek-V3 shape → deepseek2: MLA keys and tensors (absorbed k_b / v_b, rope rows paired), routing keys, exp_probs_b', () => {
+  const model = makeModel(V3_DIMS, 14);
+  const P = (n: string) => model.params.get(n)!.data;
+  exported(model, { dtype: 'f16' }, (r) => {
+    assert.deepEqual(r.metadata.get('general.architecture'), { type: 'string', value: 'deepseek2' });
+    for (const [key, value] of [['attention.head_count', 4], ['attention.head_count_kv', 1], ['attention.q_lora_rank', 24], ['attention.kv_lora_rank', 16],
+      ['attention.key_length', 22], ['attention.value_length', 16], ['attention.key_length_mla', 14], ['attention.value_length_mla', 10],
+      ['rope.dimension_count', 6], ['expert_count', 8], ['expert_used_count', 3], ['expert_feed_forward_length', 16], ['feed_forward_length', 40],
+      ['expert_shared_count', 1], ['leading_dense_block_count', 1], ['expert_gating_func', 2], ['expert_group_count', 4], ['expert_group_used_count', 2]] as const) {
+      assert.deepEqual(r.metadata.get(`deepseek2.${key}`), { type: 'u32', value }, key);
+    }
+    assert.deepEqual(r.metadata.get('deepseek2.expert_weights_scale'), { type: 'f32', value: 2.5 });
+    assert.deepEqual(r.metadata.get('deepseek2.expert_weights_norm'), { type: 'bool', value: true });
+    const a = 'model.layers.1.self_attn';
+    assert.deepEqual(r.info('blk.1.attn_q_a.weight').ne, [48, 24]);
+    assert.deepEqual(r.info('blk.1.attn_q_a_norm.weight'), { ...r.info('blk.1.attn_q_a_norm.weight'), ne: [24], type: 'F32' });
+    assert.deepEqual(r.info('blk.1.attn_q_b.weight').ne, [24, 4 * 14]);
+    const f16 = (x: Float32Array) => decodeTensor('t', { name: 't', type: 'F16', typeId: 1, ne: [x.length], offset: 0, nbytes: 0 }, encodeF32(x, 'F16'));
+    assert.deepEqual(r.read('blk.1.attn_q_b.weight'), f16(ropeSliceToPairs(P(`${a}.q_b_proj.weight`), 4, 14, 8, 6, 24)));
+    assert.deepEqual(r.read('blk.1.attn_kv_a_mqa.weight'), f16(ropeSliceToPairs(P(`${a}.kv_a_proj_with_mqa.weight`), 1, 22, 16, 6, 48)));
+    assert.deepEqual(r.info('blk.1.attn_kv_a_norm.weight').ne, [16]);
+    assert.deepEqual(r.info('blk.1.attn_k_b.weight').ne, [8, 16, 4]);
+    assert.deepEqual(r.info('blk.1.attn_v_b.weight').ne, [16, 10, 4]);
+    assert.deepEqual(r.read('blk.1.attn_v_b.weight'), f16(splitKvB(P(`${a}.kv_b_proj.weight`), 4, 8, 10, 16).vB));
+    assert.deepEqual(r.info('blk.1.attn_output.weight').ne, [40, 48]);
+    assert.deepEqual(r.info('blk.2.exp_probs_b.bias'), { ...r.info('blk.2.exp_probs_b.bias'), ne: [8], type: 'F32' });
+    assert.deepEqual(r.read('blk.2.exp_probs_b.bias'), P('model.layers.2.mlp.gate.e_score_correction_bias'));
+    assert.ok(!r.tensors.some((t) => /attn_(q|k|v|kv_b)\.weight/.test(t.name)), 'absorbed MLA: no attn_q, attn_kv_b');
+    assert.ok(!r.tensors.some((t) => t.name.startsWith('blk.0.') && t.name.includes('exp')), 'layer 0 is dense');
+  });
+  // V2: plain q_proj (q_lora_rank 0), interleaved rope (no permutation), softmax raw × 1.5; every group kept = no groups
+  const v2 = makeModel({ ...V3_DIMS, mla: { ...V3_DIMS.mla, q_lora_rank: null, rope_interleave: true }, num_key_value_heads: 4,
+    router: { type: 'group_limited', k: 2, scoring: 'softmax', n_group: 2, topk_group: 2, routed_scaling_factor: 1.5 } }, 15);
+  exported(v2, { dtype: 'f32' }, (r) => {
+    assert.deepEqual(r.metadata.get('deepseek2.attention.q_lora_rank'), { type: 'u32', value: 0 });
+    assert.deepEqual(r.read('blk.0.attn_q.weight'), v2.params.get('model.layers.0.self_attn.q_proj.weight')!.data);
+    assert.deepEqual(r.read('blk.0.attn_k_b.weight'), splitKvB(v2.params.get('model.layers.0.self_attn.kv_b_proj.weight')!.data, 4, 8, 10, 16).kB);
+    assert.deepEqual(r.metadata.get('deepseek2.expert_gating_func'), { type: 'u32', value: 1 });
+    assert.deepEqual(r.metadata.get('deepseek2.expert_weights_norm'), { type: 'bool', value: false });
+    assert.deepEqual(r.metadata.get('deepseek2.expert_weights_scale'), { type: 'f32', value: 1.5 });
+    assert.ok(!r.metadata.has('deepseek2.expert_group_count') && !r.tensors.some((t) => t.name.includes('exp_probs_b')));
+    assert.ok(!r.metadata.has('deepseek2.rope.scaling.type'));
+  });
+  // --approximate Top-P on MLA: deepseek2 with renormalised softmax top-k
+  const approx = plan({ ...V3_DIMS, router: { type: 'top_p', top_p: 0.5, max_k: 3 } }, { approximate: true });
+  assert.deepEqual([approx.arch, approx.exact, approx.metadata.get('deepseek2.expert_weights_norm'), approx.metadata.get('deepseek2.expert_used_count')],
+    ['deepseek2', false, { type: 'bool', value: true }, { type: 'u32', value: 3 }]);
+  // YaRN (DeepSeek's mscale = mscale_all_dim): llama.cpp's rope.scaling keys, the log multiplier as its converter writes it
+  const yarn = plan({ ...V3_DIMS, max_position_embeddings: 64, rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16, beta_fast: 24, mscale: 0.7, mscale_all_dim: 0.7 } });
+  const key = (k: string) => yarn.metadata.get(`deepseek2.rope.scaling.${k}`);
+  assert.deepEqual([key('type'), key('factor'), key('original_context_length'), key('yarn_beta_fast'), key('yarn_beta_slow'), key('yarn_log_multiplier')], [
+    { type: 'string', value: 'yarn' }, { type: 'f32', value: 4 }, { type: 'u32', value: 16 }, { type: 'f32', value: 24 }, { type: 'f32', value: 1 },
+    { type: 'f32', value: 0.1 * 0.7 }]); // 0.1 · mscale_all_dim
+});
+
+test('DeepSeek models llama.cpp cannot express are refused with the reason', () => {
+  const v3 = (patch: Record<string, unknown>, router: Record<string, unknown> = {}) => plan({ ...V3_DIMS, ...patch, router: { ...V3_DIMS.router, ...router } });
+  refused(() => v3({}, { group_score: 'max' }), /router "group_limited" has no llama.cpp form: group_score "max" \(DeepSeek-V2 group_limited_greedy\) over 4 groups: .*sum of its two best experts/);
+  refused(() => v3({ mla: null, num_key_value_heads: 4 }), /router "group_limited" \(sigmoid scores, .*\) has a llama.cpp form only in deepseek2, which needs multi-head latent attention/);
+  // without MLA, plain greedy softmax (DeepSeek-V2's "greedy") is DeepSeekMoE's routing
+  assert.equal(v3({ mla: null, num_key_value_heads: 4 }, { scoring: 'softmax', correction_bias: false, n_group: 1, topk_group: 1, renormalize: false, routed_scaling_factor: 1 }).arch, 'deepseek');
+  refused(() => v3({ rms_norm_eps: 1e-5 }), /rms_norm_eps 0.00001: llama.cpp's deepseek2 also normalises the MLA latents with it, where DeepSeek \(and moekit\) use 0.000001/);
+  refused(() => v3({ attention_bias: true }), /attention_bias on multi-head latent attention .*: llama.cpp's deepseek2 has no attention biases/);
+  refused(() => v3({ first_k_dense_replace: 0, expert_frequency: 2 }), /dense layers after an MoE layer \(MoE layers 0, 2 of 3\) .*deepseek2 has dense layers only before/);
+  refused(() => v3({ shared_expert_intermediate_size: 24 }), /shared expert's width 24 is not a multiple of the expert width 16: llama.cpp's deepseek2/);
+  // llama.cpp's deepseek fails to load a file with attention biases (checked with node-llama-cpp)
+  refused(() => plan({ ...DEEPSEEK_DIMS, attention_bias: true }), /attention_bias \(q\/k\/v\/o biases\): llama.cpp's deepseek has no attention biases/);
+  refused(() => v3({}, { eval_capacity_factor: 1 }), /router "group_limited" has no exact llama.cpp equivalent: eval_capacity_factor 1 drops tokens/);
+  const model = makeModel(V3_DIMS, 16);
+  refused(() => planGguf({ ...model.config, num_hidden_layers: 27 }, model.params, tokenizer, {}, 'run/dir'),
+    /a q LoRA \(q_lora_rank 24\) in a 27-layer model: llama.cpp's deepseek2 treats 27-layer models as DeepSeek-V2-Lite/);
+  refused(() => planGguf({ ...model.config, moe: null }, model.params, tokenizer, {}, 'run/dir'), /a dense model with multi-head latent attention \(mla\) has no llama.cpp form/);
+  const yarn = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1, attention_factor: null, truncate: true } as const;
+  const withYarn = (patch: Record<string, unknown>, config = model.config) => () => planGguf({ ...config, rope_scaling: { ...yarn, ...patch } }, model.params, tokenizer, {}, 'run/dir');
+  assert.equal(withYarn({})().arch, 'deepseek2');
+  // yarnMscale(4, 1) / yarnMscale(4, 0.8) = 1.1386 / 1.1109
+  refused(withYarn({ mscale_all_dim: 0.8 }), /rope_scaling "yarn" \(factor 4, mscale 1, mscale_all_dim 0.8\) scales cos\/sin by 1.024\d*: llama.cpp's deepseek2 keeps them at magnitude 1/);
+  refused(withYarn({ attention_factor: 1.2 }), /scales cos\/sin by 1.2: /);
+  refused(withYarn({ truncate: false }), /with truncate = false: llama.cpp rounds YaRN's correction range outwards/);
+  const dense = makeModel({}, 17);
+  refused(() => planGguf({ ...dense.config, rope_scaling: yarn }, dense.params, tokenizer, {}, 'run/dir'), /rope_scaling "yarn" .* is exported only for multi-head latent attention \(deepseek2\)/);
+});
+
+test('the committed HF fixtures: qwen3_moe (dense layers wider than its experts) and the three DeepSeek ones are refused with their reasons', () => {
   const root = fileURLToPath(new URL('../../../test/fixtures/hf/', import.meta.url));
-  const q = loadModel(join(root, 'qwen3_moe'));
-  refused(() => planGguf(q.config, q.model.params, tokenizer, {}, 'run/dir'),
-    /dense layers \(intermediate_size 40\) are wider than the experts \(moe_intermediate_size 16\); qwen3moe stores them as experts/);
+  const planOf = (name: string) => () => {
+    const m = loadModel(join(root, name));
+    return planGguf(m.config, m.model.params, tokenizer, {}, 'run/dir');
+  };
+  refused(planOf('qwen3_moe'), /dense layers \(intermediate_size 40\) are wider than the experts \(moe_intermediate_size 16\); qwen3moe stores them as experts/);
+  // norm_topk_prob with k = 3: renormalised weights, which deepseek never does
+  refused(planOf('deepseek'), /an ungated shared expert beside renormalised top-k weights has no llama.cpp form .*deepseek: raw weights/);
+  // group_limited_greedy over 4 groups (group score = max); attention_bias
+  refused(planOf('deepseek_v2'), /group_score "max" \(DeepSeek-V2 group_limited_greedy\)/);
+  // YaRN with mscale 1 ≠ mscale_all_dim 0.8
+  refused(planOf('deepseek_v3_yarn'), /rope_scaling "yarn" \(factor 4, mscale 1, mscale_all_dim 0.8\) scales cos\/sin by 1.024/);
 });
 
 test('--approximate: a Top-P model becomes llama top-k with a warning, marked inexact', () => {

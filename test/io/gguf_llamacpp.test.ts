@@ -6,7 +6,10 @@
 // (copied into every expert, §5.9, zero-padded to the expert width) and tied embeddings; raw-weight
 // top-2 and Switch as qwen2moe, also with a gated shared expert and q/k/v biases (Qwen2-MoE); renormalised
 // top-2 with per-head q/k norm as qwen3moe (also with a dense middle layer) and raw top-2 with full-width
-// q/k norm as olmoe; attention biases; dtypes f32, f16, bf16, q8_0. Flash attention is off and the KV cache
+// q/k norm as olmoe; DeepSeekMoE (raw top-k, ungated shared experts, a leading dense layer) as deepseek;
+// DeepSeek-V2/V3 shapes (MLA with and without q LoRA, interleaved and rotate-half rope, softmax × scale and
+// sigmoid + selection bias + expert groups + renormalisation, YaRN) as deepseek2; the committed HF OLMoE,
+// DeepSeekMoE and DeepSeek-V3 fixtures; attention biases; dtypes f32, f16, bf16, q8_0. Flash attention is off and the KV cache
 // f32, so that f32 files agree with moekit to ~1e-5.
 // node-llama-cpp failing to load is a test failure, never a skip.
 import { test } from 'node:test';
@@ -130,6 +133,23 @@ function pickModel(extra: Record<string, unknown>, dtype: GgufDtype, margin: num
 const MOE = { num_experts: 4, moe_intermediate_size: 64, router: { type: 'top_k', k: 2, renormalize: true } };
 const QWEN3 = { ...MOE, qk_norm: 'per_head', head_dim: 24 };
 const OLMOE = { ...MOE, router: { type: 'top_k', k: 2, renormalize: false }, qk_norm: 'full', num_key_value_heads: 4 };
+/** DeepSeekMoE-16B's shape: 6 fine-grained routed experts, raw top-2, 2 shared experts fused, a leading dense layer. */
+const DEEPSEEK = { num_experts: 6, moe_intermediate_size: 32, shared_expert_intermediate_size: 64, first_k_dense_replace: 1, router: { type: 'top_k', k: 2, renormalize: false } };
+/** MLA with a plain q_proj and interleaved rope pairs (DeepSeek-V2-Lite), dk = 16 ≠ dv = 12. */
+const MLA_V2 = { q_lora_rank: null, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 12, rope_interleave: true };
+/** DeepSeek-V2-Lite's routing: softmax → greedy top-2 (no groups), raw weights × routed_scaling_factor, one shared expert. */
+const DEEPSEEK_V2 = {
+  mla: MLA_V2, rms_norm_eps: 1e-6, num_experts: 8, moe_intermediate_size: 32, shared_expert_intermediate_size: 32, first_k_dense_replace: 1,
+  router: { type: 'group_limited', k: 2, scoring: 'softmax', routed_scaling_factor: 1.5 },
+};
+/** DeepSeek-V3's YaRN (mscale = mscale_all_dim), over an original context shorter than the test's positions (~45). */
+const YARN = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1 };
+/** DeepSeek-V3's: q LoRA, rotate-half rope slices, sigmoid + correction bias, 4 groups of 2 (top2_sum, keep 2), renormalised × 2.5. */
+const DEEPSEEK_V3 = {
+  mla: { q_lora_rank: 24, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 8, rope_interleave: false },
+  rms_norm_eps: 1e-6, num_experts: 8, moe_intermediate_size: 32, shared_expert_intermediate_size: 32, first_k_dense_replace: 1,
+  router: { type: 'group_limited', k: 3, scoring: 'sigmoid', correction_bias: true, n_group: 4, topk_group: 2, group_score: 'top2_sum', renormalize: true, routed_scaling_factor: 2.5 },
+};
 /**
  * `tol`: max |logit difference| allowed. Exact types (f32; f16 on f16-rounded weights) decode freely and
  * must agree on every token (margin against ties: 4 × tol). Under bf16/q8_0 llama.cpp also rounds the
@@ -153,6 +173,12 @@ const CASES: { label: string; extra: Record<string, unknown>; dtype: GgufDtype; 
   { label: 'Qwen3-MoE-shaped with a narrower dense middle layer (copied into every expert) as qwen3moe, f32', extra: { ...QWEN3, expert_frequency: 2 }, dtype: 'f32', tol: 1e-3, arch: 'qwen3moe' },
   { label: 'OLMoE-shaped (raw top-2, full-width q/k norm, nkv = nh) with tied embeddings (output.weight duplicated) as olmoe, f32', extra: { ...OLMOE, tie_word_embeddings: true }, dtype: 'f32', tol: 1e-3, arch: 'olmoe' },
   { label: 'OLMoE-shaped as olmoe, f16', extra: OLMOE, dtype: 'f16', tol: 0.05, arch: 'olmoe' },
+  { label: 'DeepSeekMoE-shaped (raw top-2, 2 shared experts, a leading dense layer) as deepseek, f32', extra: DEEPSEEK, dtype: 'f32', tol: 1e-3, arch: 'deepseek' },
+  { label: 'moekit deepseek router (1 shared expert among 6, raw top-2) with tied embeddings as deepseek, f16', extra: { num_experts: 6, moe_intermediate_size: 32, router: { type: 'deepseek', shared_experts: 1, k: 2 }, tie_word_embeddings: true }, dtype: 'f16', tol: 0.2, arch: 'deepseek' },
+  { label: 'DeepSeek-V2-shaped (MLA without q LoRA, softmax greedy top-2 × 1.5, shared expert, leading dense layer) as deepseek2, f32', extra: DEEPSEEK_V2, dtype: 'f32', tol: 1e-3, arch: 'deepseek2' },
+  { label: 'DeepSeek-V3-shaped (MLA with q LoRA, rotate-half rope, sigmoid + bias, 4 groups keep 2, renormalised × 2.5) as deepseek2, f32', extra: DEEPSEEK_V3, dtype: 'f32', tol: 1e-3, arch: 'deepseek2' },
+  { label: 'DeepSeek-V3-shaped as deepseek2, f16', extra: DEEPSEEK_V3, dtype: 'f16', tol: 0.1, arch: 'deepseek2' },
+  { label: 'DeepSeek-V3-shaped with YaRN (factor 4 over 16 positions, mscale = mscale_all_dim = 1) as deepseek2, f32', extra: { ...DEEPSEEK_V3, rope_scaling: YARN }, dtype: 'f32', tol: 1e-3, arch: 'deepseek2' },
   { label: 'Mixtral-shaped top-2 MoE, bf16', extra: MOE, dtype: 'bf16', tol: 0.75 },
   { label: 'dense llama, q8_0', extra: {}, dtype: 'q8_0', tol: 0.75 },
 ];
@@ -189,28 +215,39 @@ function worstLogitDifference(a: Float32Array[], b: Float32Array[]): number {
   return worst;
 }
 
-// The committed HF OLMoE checkpoint (made by transformers, scripts/ref): llama.cpp's olmoe must compute
-// what moekit's HF loader does. Its vocab (96) takes a tokenizer of printable ASCII bytes; llama.cpp
-// follows moekit's tokens (the checkpoint's small random weights leave near ties) and must make moekit's
-// choice wherever moekit's top-2 gap exceeds 4 × the logit tolerance.
-test('llama.cpp decodes the committed HF OLMoE fixture, exported as olmoe, as moekit does', async () => {
-  const dir = withAsciiTokenizer(fileURLToPath(new URL('../../../test/fixtures/hf/olmoe', import.meta.url)));
-  try {
-    const out = join(dir, 'model.gguf');
-    const result = exportGguf(dir, out, { dtype: 'f32' });
-    assert.deepEqual([result.arch, result.exact, result.warnings], ['olmoe', true, []]);
-    const text = 'The lazy experts don\'t route 42 tokens!';
-    const prompt = asciiTokenizer.encode(text);
-    const ours = moekitGreedy(loadModel(dir).model, prompt, GENERATE);
-    const theirs = await llamaGreedy(out, text, prompt, GENERATE, 96, ours.tokens);
-    assert.deepEqual(theirs.promptTokens, prompt, 'llama.cpp tokenizes the prompt as moekit does');
-    const tol = 1e-3;
-    const clear = ours.logits.map((row, i) => (topGap(row) > 4 * tol ? i : -1)).filter((i) => i >= 0);
-    assert.ok(clear.length >= GENERATE / 2, `only steps ${clear} are clear of ties`);
-    assert.deepEqual(clear.map((i) => theirs.tokens[i]), clear.map((i) => ours.tokens[i]), `greedy tokens at steps ${clear}`);
-    const worst = worstLogitDifference(ours.logits, theirs.logits);
-    assert.ok(worst < tol, `max |logit difference| ${worst} ≥ ${tol}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+// The committed HF checkpoints (made by transformers, scripts/ref): llama.cpp must compute what moekit's
+// HF loader does. Their vocab (96) takes a tokenizer of printable ASCII bytes; llama.cpp follows moekit's
+// tokens (the checkpoints' small random weights leave near ties) and must make moekit's choice wherever
+// moekit's top-2 gap exceeds 4 × the logit tolerance. The DeepSeek ones as committed are refused
+// (gguf_export.test.ts); one config value each makes them exportable: DeepSeekMoE without norm_topk_prob
+// (as DeepSeekMoE-16B), DeepSeek-V3 with mscale_all_dim = mscale (as DeepSeek-V3 itself; the fixture's
+// YaRN, factor 4 over 8 positions, acts on every position past 8).
+const HF_FIXTURES: { name: string; arch: string; text: string; patch?: Record<string, unknown>; changed?: string }[] = [
+  { name: 'olmoe', arch: 'olmoe', text: 'The lazy experts don\'t route 42 tokens!' },
+  { name: 'deepseek', arch: 'deepseek', text: 'The lazy experts don\'t route 42 tokens!', patch: { norm_topk_prob: false }, changed: 'norm_topk_prob false' },
+  { name: 'deepseek_v3_yarn', arch: 'deepseek2', text: 'Lazy experts!', // max_position_embeddings 32
+    patch: { rope_parameters: { beta_fast: 32, beta_slow: 1, factor: 4, mscale: 1, mscale_all_dim: 1, original_max_position_embeddings: 8, rope_theta: 10000, rope_type: 'yarn' } }, changed: 'mscale_all_dim 1' },
+];
+
+for (const f of HF_FIXTURES) {
+  test(`llama.cpp decodes the committed HF ${f.name} fixture${f.changed ? ` (with ${f.changed})` : ''}, exported as ${f.arch}, as moekit does`, async () => {
+    const dir = withAsciiTokenizer(fileURLToPath(new URL(`../../../test/fixtures/hf/${f.name}`, import.meta.url)), f.patch);
+    try {
+      const out = join(dir, 'model.gguf');
+      const result = exportGguf(dir, out, { dtype: 'f32' });
+      assert.deepEqual([result.arch, result.exact, result.warnings], [f.arch, true, []]);
+      const prompt = asciiTokenizer.encode(f.text);
+      const ours = moekitGreedy(loadModel(dir).model, prompt, GENERATE);
+      const theirs = await llamaGreedy(out, f.text, prompt, GENERATE, 96, ours.tokens);
+      assert.deepEqual(theirs.promptTokens, prompt, 'llama.cpp tokenizes the prompt as moekit does');
+      const tol = 1e-3;
+      const clear = ours.logits.map((row, i) => (topGap(row) > 4 * tol ? i : -1)).filter((i) => i >= 0);
+      assert.ok(clear.length >= GENERATE / 2, `only steps ${clear} are clear of ties`);
+      assert.deepEqual(clear.map((i) => theirs.tokens[i]), clear.map((i) => ours.tokens[i]), `greedy tokens at steps ${clear}`);
+      const worst = worstLogitDifference(ours.logits, theirs.logits);
+      assert.ok(worst < tol, `max |logit difference| ${worst} ≥ ${tol}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

@@ -1,6 +1,6 @@
 // Tiny moekit models with a trained byte-level BPE tokenizer, written as run directories (config.json,
 // model.safetensors, tokenizer.json), for the GGUF export tests.
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DecoderLM, parseModelConfig, toHfConfig } from '../../src/models/index.js';
@@ -65,10 +65,15 @@ export const asciiTokenizer: Tokenizer = (() => {
   return Tokenizer.fromJSON({ ...json, added_tokens: [eot], model: { ...json.model, vocab: { ...vocab, '<|endoftext|>': 95 }, merges: [] } });
 })();
 
-/** A copy of HF fixture directory `dir` with `asciiTokenizer` beside it (a GGUF embeds the tokenizer). */
-export function withAsciiTokenizer(dir: string): string {
+/**
+ * A copy of HF fixture directory `dir` with `asciiTokenizer` beside it (a GGUF embeds the tokenizer), its
+ * config.json keys replaced by `configPatch`'s.
+ */
+export function withAsciiTokenizer(dir: string, configPatch: Record<string, unknown> = {}): string {
   const out = mkdtempSync(join(tmpdir(), 'moekit-gguf-hf-'));
   cpSync(dir, out, { recursive: true });
   asciiTokenizer.save(join(out, 'tokenizer.json'));
+  const config = join(out, 'config.json');
+  writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), ...configPatch }));
   return out;
 }
