@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common.h"
+#include "half.h"
 #include "simd.h"
 
 namespace moekit {
@@ -26,6 +27,16 @@ void embedding_forward(float* out, const int32_t* ids, const float* table, int64
     for (int64_t t = t0; t < t1; t++) {
       std::memcpy(out + t * D, table + static_cast<int64_t>(ids[t]) * D, D * sizeof(float));
     }
+  }, threads_for(T * D, kCopyPerThread));
+}
+
+// out[t, :] = table[ids[t], :] widened, from a 16-bit table (an inference model's embedding).
+template <class L>
+void embedding_forward_half(float* out, const int32_t* ids, const uint16_t* table, int64_t T, int64_t D) {
+  parallel([&](int ith, int nth) {
+    int64_t t0, t1;
+    split_range(T, ith, nth, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) half::widen<L>(out + t * D, table + static_cast<int64_t>(ids[t]) * D, D);
   }, threads_for(T * D, kCopyPerThread));
 }
 
@@ -103,20 +114,38 @@ void add_(float* out, const float* a, const float* b, int64_t n) {
 
 // ---- N-API ----------------------------------------------------------------------------------------
 
+// Every ids[t] in [0, V), checked before anything is written; fails the call otherwise.
+bool ids_in_range(Args& a, const int32_t* ids, int64_t T, int64_t V) {
+  for (int64_t t = 0; t < T; t++) {
+    if (ids[t] < 0 || ids[t] >= V) {
+      a.fail("ids[" + std::to_string(t) + "] = " + std::to_string(ids[t]) + " is outside [0, " + std::to_string(V) + ")");
+      return false;
+    }
+  }
+  return true;
+}
+
 napi_value embeddingForward(napi_env env, napi_callback_info info) {
   Args a(env, info, "embeddingForward", 6);  // (out, ids, table, T, D, V)
   int64_t T = a.int_(3), D = a.int_(4), V = a.int_(5);
   float* out = a.f32(0, T * D);
   const int32_t* ids = a.i32(1, T);
   const float* table = a.f32(2, V * D);
-  if (!a.ok) return nullptr;
-  for (int64_t t = 0; t < T; t++) {
-    if (ids[t] < 0 || ids[t] >= V) {
-      a.fail("ids[" + std::to_string(t) + "] = " + std::to_string(ids[t]) + " is outside [0, " + std::to_string(V) + ")");
-      return nullptr;
-    }
-  }
+  if (!a.ok || !ids_in_range(a, ids, T, V)) return nullptr;
   embedding_forward(out, ids, table, T, D);
+  return undefined(env);
+}
+
+napi_value embeddingForwardHalf(napi_env env, napi_callback_info info) {
+  Args a(env, info, "embeddingForwardHalf", 7);  // (out, ids, table, bf16, T, D, V)
+  bool bf16 = a.boolean(3);
+  int64_t T = a.int_(4), D = a.int_(5), V = a.int_(6);
+  float* out = a.f32(0, T * D);
+  const int32_t* ids = a.i32(1, T);
+  const uint16_t* table = a.u16(2, V * D);
+  if (!a.ok || !ids_in_range(a, ids, T, V)) return nullptr;
+  if (bf16) embedding_forward_half<half::BF16>(out, ids, table, T, D);
+  else embedding_forward_half<half::F16>(out, ids, table, T, D);
   return undefined(env);
 }
 
@@ -189,6 +218,7 @@ napi_value addFn(napi_env env, napi_callback_info info) {
 
 void register_elementwise(napi_env env, napi_value exports) {
   export_fn(env, exports, "embeddingForward", embeddingForward);
+  export_fn(env, exports, "embeddingForwardHalf", embeddingForwardHalf);
   export_fn(env, exports, "embeddingBackward", embeddingBackward);
   export_fn(env, exports, "swigluForward", swigluForward);
   export_fn(env, exports, "swigluBackward", swigluBackward);

@@ -51,6 +51,8 @@ export interface Backend {
   // ---- embedding --------------------------------------------------------------------------------
   /** out[T,D] = table[ids[t], :]. ids must lie in [0, V). */
   embeddingForward(out: F32, ids: I32, table: F32, T: number, D: number, V: number): void;
+  /** embeddingForward from a 16-bit table (bf16 = true: bfloat16 bits, else float16), rows widened exactly. */
+  embeddingForwardHalf(out: F32, ids: I32, table: Uint16Array, bf16: boolean, T: number, D: number, V: number): void;
   /** dtable[ids[t], :] += dout[t, :]. */
   embeddingBackward(dtable: F32, dout: F32, ids: I32, T: number, D: number): void;
 
@@ -188,7 +190,7 @@ export interface Backend {
 
 /** Every kernel name of the interface, for suites that walk the backend (ggml test-backend-ops). */
 export const KERNEL_NAMES = [
-  'matmul', 'matmulHalf', 'embeddingForward', 'embeddingBackward', 'rmsnormForward', 'rmsnormBackward',
+  'matmul', 'matmulHalf', 'embeddingForward', 'embeddingForwardHalf', 'embeddingBackward', 'rmsnormForward', 'rmsnormBackward',
   'ropeForward', 'ropeBackward', 'attentionForward', 'attentionBackward', 'cachedAttentionForward', 'swigluForward',
   'swigluBackward', 'softmaxForward', 'softmaxBackward', 'crossEntropyForward',
   'crossEntropyBackward', 'adamw', 'sumSquares', 'scale', 'add', 'gatherRows', 'scatterAddRows',

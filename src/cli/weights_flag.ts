@@ -5,7 +5,7 @@ import { stringFlag, UsageError } from './args.js';
 
 export const WEIGHTS_FLAG = { weights: { type: 'string' } } as const;
 
-export const WEIGHTS_USAGE = `  --weights DTYPE    how Linear and expert weights are held: auto (default: the checkpoint's bf16 or f16
+export const WEIGHTS_USAGE = `  --weights DTYPE    how weight matrices (Linear, experts, embedding) are held: auto (default: the checkpoint's bf16 or f16
                      when all its matrices have it, else f32; exact either way), f32, bf16 or f16
                      (16-bit halves the memory and the bytes each decode step reads; rounds f32 weights)`;
 

@@ -36,8 +36,9 @@ export class ParamBuilder {
   }
 
   /**
-   * A weight that only the matmul ops read (Linear, expert stacks): held as `matrixDtype`. A 16-bit one
-   * is an inference weight (no gradient), drawn in f32 from the same random stream, then rounded.
+   * A weight that only the ops that widen 16-bit storage read (matmuls: Linear, expert stacks; the
+   * embedding gather): held as `matrixDtype`. A 16-bit one is an inference weight (no gradient), drawn
+   * in f32 from the same random stream, then rounded.
    */
   matrix(name: string, shape: number[], init: Init): Tensor {
     if (this.matrixDtype === 'f32') return this.param(name, shape, init);

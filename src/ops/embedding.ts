@@ -1,4 +1,5 @@
 // Token embedding lookup: out[t, :] = table[ids[t], :]; gradient scatter-adds into the table rows.
+// A 16-bit table (an inference model) is widened row by row; no gradient flows to it.
 import { backend } from '../backend/index.js';
 import { MoekitError, ShapeError, shapeStr, needsGrad, output, record, type Tensor } from '../tensor/index.js';
 
@@ -13,6 +14,11 @@ export function embedding(table: Tensor, ids: Int32Array): Tensor {
     }
   }
   const be = backend();
+  if (table.half) {
+    const y = output([T, D], false);
+    be.embeddingForwardHalf(y.data, ids, table.half.bits, table.half.dtype === 'bf16', T, D, V);
+    return y;
+  }
   const y = output([T, D], needsGrad(table));
   be.embeddingForward(y.data, ids, table.data, T, D, V);
   if (y.requiresGrad) {

@@ -97,6 +97,19 @@ function embeddingForwardCases(): KernelCases {
   return { cases: SIZES.map((n, i) => one(n, SIZES[(i + 1) % 4], SIZES[(i + 2) % 4])), big: one(600, 257, 33) };
 }
 
+// Widening is exact: the gathered rows must match bit for bit.
+function embeddingForwardHalfCases(): KernelCases {
+  const one = (T: number, D: number, V: number, bf16: boolean) => mk(`T=${T} D=${D} V=${V} ${bf16 ? 'bf16' : 'f16'}`, 0, (b, rng) => {
+    const out = rand(rng, T * D), table = halfWeights(rng, V * D, bf16), ids = ints(rng, T, 0, V);
+    b.embeddingForwardHalf(out, ids, table, bf16, T, D, V);
+    return { out };
+  });
+  return {
+    cases: SIZES.flatMap((n, i) => [true, false].map((bf16) => one(n, SIZES[(i + 1) % 4], SIZES[(i + 2) % 4], bf16))),
+    big: one(600, 257, 33, true),
+  };
+}
+
 function embeddingBackwardCases(): KernelCases {
   // V < T so that ids repeat: duplicates must sum, not race.
   const one = (T: number, D: number, V: number) => mk(`T=${T} D=${D} V=${V}`, TOL, (b, rng) => {
@@ -493,6 +506,7 @@ const CASES: Record<Kernel, () => KernelCases> = {
   matmul: matmulCases,
   matmulHalf: matmulHalfCases,
   embeddingForward: embeddingForwardCases,
+  embeddingForwardHalf: embeddingForwardHalfCases,
   embeddingBackward: embeddingBackwardCases,
   rmsnormForward: rmsnormForwardCases,
   rmsnormBackward: rmsnormBackwardCases,

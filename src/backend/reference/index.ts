@@ -4,7 +4,7 @@
 import type { Backend } from '../backend.js';
 import { matmul } from './matmul.js';
 import { groupedMatmulHalf, matmulHalf } from './half_matmul.js';
-import { embeddingBackward, embeddingForward } from './embedding.js';
+import { embeddingBackward, embeddingForward, embeddingForwardHalf } from './embedding.js';
 import { rmsnormBackward, rmsnormForward } from './norm.js';
 import { ropeBackward, ropeForward } from './rope.js';
 import { attentionBackward, attentionForward } from './attention.js';
@@ -29,6 +29,7 @@ export const referenceBackend: Backend = {
   matmul,
   matmulHalf,
   embeddingForward,
+  embeddingForwardHalf,
   embeddingBackward,
   rmsnormForward,
   rmsnormBackward,
