@@ -1,6 +1,7 @@
 // The worked examples of spec §2–§14, one test per section.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { hungarianAssignment } from './hungarian.js';
 import { assertClose, randn, TestRng } from '../helpers.js';
 import {
   balancedAssignment, balancedHashTable, clusteredHashTable, dispersedHashTable, kMeans, residualCombineBackward, gumbelTemperature, jitterFactors, kPerToken, noisyLoadProbabilities,
@@ -138,7 +139,7 @@ test('§8 BASE: balanced optimum objective 10, greedy [0, 0, 0, 1], gate σ(3) =
   assert.deepEqual(Array.from(greedy.expert), [0, 0, 0, 1]);
 });
 
-test('§8 BASE: the Hungarian solution matches brute force on random balanced problems (T = 6, E = 3)', () => {
+test('§8 BASE: the auction solution matches brute force on random balanced problems (T = 6, E = 3)', () => {
   const rng = new TestRng(8);
   for (let trial = 0; trial < 20; trial++) {
     const s = randn(rng, 6 * 3);
@@ -152,6 +153,27 @@ test('§8 BASE: the Hungarian solution matches brute force on random balanced pr
     const solved = balancedAssignment(s, 6, 3);
     assert.deepEqual([0, 1, 2].map((e) => solved.filter((x) => x === e).length), [2, 2, 2]);
     assertClose(objective(solved), best, { abs: 1e-5 });
+  }
+});
+
+// Larger problems, against the Hungarian algorithm (test/moe/hungarian.ts): the auction's objective is
+// within n·ε_min = 1e-7 × the score range of the optimum, every expert holds at most ⌈T/E⌉ tokens
+// (exactly T/E when E divides T), including near-ties (scores rounded to a coarse grid) and T not a
+// multiple of E (padding tokens).
+test('§8 BASE: the auction reaches the Hungarian optimum on random problems, near-ties and padding included', () => {
+  const rng = new TestRng(81);
+  for (const [T, E, grid] of [[64, 4, 0], [50, 3, 0], [97, 8, 0], [60, 5, 0.5], [33, 2, 1]]) {
+    const s = randn(rng, T * E);
+    if (grid) for (let i = 0; i < s.length; i++) s[i] = Math.round(s[i] / grid) * grid;
+    const objective = (a: Int32Array) => a.reduce((sum: number, e, t) => sum + s[t * E + e], 0);
+    const solved = balancedAssignment(s, T, E);
+    const loads = Array.from({ length: E }, (_, e) => solved.filter((x) => x === e).length);
+    assert.ok(loads.every((l) => l <= Math.ceil(T / E)), `T=${T} E=${E}: loads ${loads}`);
+    if (T % E === 0) assert.ok(loads.every((l) => l === T / E));
+    const optimum = objective(hungarianAssignment(s, T, E));
+    const range = Math.max(...s, 0) - Math.min(...s, 0);
+    assert.ok(objective(solved) >= optimum - 1e-7 * range - 1e-9, `T=${T} E=${E}: ${objective(solved)} < optimum ${optimum}`);
+    assert.deepEqual(balancedAssignment(s, T, E), solved, 'deterministic');
   }
 });
 

@@ -10,43 +10,79 @@ export interface BaseConfig {
 }
 
 /**
- * The exact balanced assignment (§8 [moekit]: the optimum the auction algorithm approaches): maximise
- * Σ_t s_{t,a_t} with at most ⌈T/E⌉ tokens per expert (exactly T/E when E divides T). Hungarian algorithm
- * (shortest augmenting paths with potentials) on T tokens × E·⌈T/E⌉ slots; O(T³). Returns a_t [T].
+ * The balanced assignment of §8 by Bertsekas' auction: maximise Σ_t s_{t,a_t} with ⌈T/E⌉ slots per
+ * expert (T padded with zero-affinity tokens to E·⌈T/E⌉, so each expert gets exactly T/E real tokens when
+ * E divides T, at most ⌈T/E⌉ otherwise). Every slot has a price; an unassigned token bids for its best
+ * slot (value s − price) the margin over its second best plus ε, the slot's price rises by the bid and
+ * its owner is evicted, until every token holds a slot. The slots of an expert are identical but for
+ * their prices, so a token only looks at each expert's cheapest slot (and, for its second best, the
+ * runner-up slot of its best expert): a min-heap of prices per expert makes a bid O(E + log T).
+ * ε-scaling (Bertsekas): rounds with ε shrinking 5× from a quarter of the score range, prices carried
+ * over, down to ε_min = range·1e-7 / n; the result is within n·ε_min = 1e-7·range of the optimum.
+ * Deterministic: ties go to the lower expert, unassigned tokens bid in order. Returns a_t [T].
  */
 export function balancedAssignment(scores: Float32Array, T: number, E: number): Int32Array {
   const slots = Math.ceil(T / E);
-  const m = E * slots; // slot j (1-based) belongs to expert ⌊(j−1)/slots⌋
-  const cost = (t: number, j: number) => -scores[t * E + Math.floor((j - 1) / slots)];
-  const u = new Float64Array(T + 1); // token potentials
-  const v = new Float64Array(m + 1); // slot potentials
-  const owner = new Int32Array(m + 1); // token (1-based) holding slot j, 0 = free
-  const way = new Int32Array(m + 1);
-  for (let token = 1; token <= T; token++) {
-    owner[0] = token;
-    let j0 = 0;
-    const minv = new Float64Array(m + 1).fill(Infinity);
-    const used = new Uint8Array(m + 1);
-    do { // grow the alternating tree until it reaches a free slot
-      used[j0] = 1;
-      const i0 = owner[j0];
-      let delta = Infinity;
-      let j1 = 0;
-      for (let j = 1; j <= m; j++) {
-        if (used[j]) continue;
-        const reduced = cost(i0 - 1, j) - u[i0] - v[j];
-        if (reduced < minv[j]) { minv[j] = reduced; way[j] = j0; }
-        if (minv[j] < delta) { delta = minv[j]; j1 = j; }
-      }
-      for (let j = 0; j <= m; j++) {
-        if (used[j]) { u[owner[j]] += delta; v[j] -= delta; } else minv[j] -= delta;
-      }
-      j0 = j1;
-    } while (owner[j0] !== 0);
-    do { const j1 = way[j0]; owner[j0] = owner[j1]; j0 = j1; } while (j0 !== 0); // augment
-  }
+  const n = E * slots; // tokens (real, then padding) = slots; slot j belongs to expert ⌊j / slots⌋
   const expertOf = new Int32Array(T);
-  for (let j = 1; j <= m; j++) if (owner[j] !== 0) expertOf[owner[j] - 1] = Math.floor((j - 1) / slots);
+  if (E === 1 || T === 0) return expertOf;
+  let lo = 0, hi = 0; // score range, padding's 0 included
+  for (let i = 0; i < T * E; i++) { lo = Math.min(lo, scores[i]); hi = Math.max(hi, scores[i]); }
+  const range = Math.max(hi - lo, 1e-30);
+  const price = new Float64Array(n);
+  const heap = new Int32Array(n); // per expert e: heap[e·slots ..] its slots, a min-heap by price
+  for (let j = 0; j < n; j++) heap[j] = j;
+  const slotOf = new Int32Array(n);
+  const owner = new Int32Array(n);
+  const queue = new Int32Array(n); // unassigned tokens, a ring (at most n at once)
+  const siftDown = (e: number): void => { // the top slot's price rose
+    const base = e * slots;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < slots && price[heap[base + l]] < price[heap[base + m]]) m = l;
+      if (r < slots && price[heap[base + r]] < price[heap[base + m]]) m = r;
+      if (m === i) return;
+      const tmp = heap[base + i]; heap[base + i] = heap[base + m]; heap[base + m] = tmp;
+      i = m;
+    }
+  };
+  const epsMin = range * 1e-7 / n;
+  for (let eps = range / 4; ; eps = Math.max(eps / 5, epsMin)) {
+    slotOf.fill(-1);
+    owner.fill(-1);
+    for (let t = 0; t < n; t++) queue[t] = t;
+    let head = 0, waiting = n;
+    while (waiting > 0) {
+      const t = queue[head];
+      head = (head + 1) % n;
+      waiting--;
+      let best = -Infinity, second = -Infinity, bestE = 0;
+      for (let e = 0; e < E; e++) {
+        const value = (t < T ? scores[t * E + e] : 0) - price[heap[e * slots]];
+        if (value > best) { second = best; best = value; bestE = e; } else if (value > second) second = value;
+      }
+      if (slots > 1) { // the runner-up slot of the best expert: the cheaper child of its heap's root
+        const base = bestE * slots;
+        const runnerUp = Math.min(price[heap[base + 1]], slots > 2 ? price[heap[base + 2]] : Infinity);
+        second = Math.max(second, (t < T ? scores[t * E + bestE] : 0) - runnerUp);
+      }
+      const j = heap[bestE * slots];
+      price[j] += best - second + eps;
+      siftDown(bestE);
+      const evicted = owner[j];
+      if (evicted >= 0) {
+        slotOf[evicted] = -1;
+        queue[(head + waiting) % n] = evicted;
+        waiting++;
+      }
+      owner[j] = t;
+      slotOf[t] = j;
+    }
+    if (eps <= epsMin) break;
+  }
+  for (let t = 0; t < T; t++) expertOf[t] = Math.floor(slotOf[t] / slots);
   return expertOf;
 }
 
