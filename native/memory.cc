@@ -57,14 +57,21 @@ napi_value hugeBuffer(napi_env env, napi_callback_info info) {
   madvise(p, size, MADV_HUGEPAGE);  // best effort: the zeroing below faults the pages in as 2 MiB ones
 #endif
   std::memset(p, 0, size);
+  // V8 does not see memory it did not allocate: without telling it, dropped buffers pile up uncollected.
   napi_value buffer;
   napi_status st = napi_create_external_arraybuffer(env, p, static_cast<size_t>(bytes),
-      [](napi_env, void* data, void*) { std::free(data); }, nullptr, &buffer);
+      [](napi_env env, void* data, void* hint) {
+        std::free(data);
+        int64_t ignored;
+        napi_adjust_external_memory(env, -static_cast<int64_t>(reinterpret_cast<uintptr_t>(hint)), &ignored);
+      }, reinterpret_cast<void*>(static_cast<uintptr_t>(size)), &buffer);
   if (st != napi_ok) {
     std::free(p);
     a.fail("cannot wrap the allocation as an ArrayBuffer");
     return nullptr;
   }
+  int64_t ignored;
+  napi_adjust_external_memory(env, static_cast<int64_t>(size), &ignored);
   return buffer;
 }
 
