@@ -103,7 +103,7 @@ export const generateCommand: Command = {
     }
     process.stderr.write(`moekit generate: ${s.promptTokens} prompt tokens, prefill ${Math.round(prefillRate)} tok/s; ` +
       `${s.completionTokens} new tokens, decode ${decodeRate === null ? '-' : Math.round(decodeRate)} tok/s ` +
-      `(${backend().name}, ${backend().threads()} thread${backend().threads() === 1 ? '' : 's'}); finish: ${s.finishReason}\n`);
+      `(${backend().name}, ${backend().threads()} thread${backend().threads() === 1 ? '' : 's'}, ${loaded.model.weights} weights); finish: ${s.finishReason}\n`);
   },
 };
 

@@ -115,9 +115,12 @@ export class DecoderLM {
   private readonly tables: RopeTables;
   /** Randomness of routing (noise, jitter, sampled experts); checkpoints save its state. */
   readonly routingRng: Rng;
+  /** How weight matrices are held (DecoderOptions.weights). */
+  readonly weights: MatrixDtype;
 
   constructor(readonly config: ModelConfig, opts: DecoderOptions) {
-    const root = new ParamBuilder(this.params, opts.initialize === false ? null : new Rng(opts.seed), '', opts.weights);
+    this.weights = opts.weights ?? 'f32';
+    const root = new ParamBuilder(this.params, opts.initialize === false ? null : new Rng(opts.seed), '', this.weights);
     this.routingRng = new Rng(opts.seed ^ 0x5eed);
     const model = root.pp('model');
     const c = config;

@@ -36,7 +36,7 @@ test('generate: streamed text = --json text = decode(greedy tokens of the librar
   const dir = tinyRun();
   const streamed = moekit('generate', '--model', dir, '--prompt', PROMPT, '--max-tokens', '24');
   assert.equal(streamed.code, 0, streamed.stderr);
-  assert.match(streamed.stderr, /^moekit generate: \d+ prompt tokens, prefill \d+ tok\/s; \d+ new tokens, decode \d+ tok\/s \(.*\); finish: (length|eos)\n$/);
+  assert.match(streamed.stderr, /^moekit generate: \d+ prompt tokens, prefill \d+ tok\/s; \d+ new tokens, decode \d+ tok\/s \(\w+, \d+ threads?, f32 weights\); finish: (length|eos)\n$/);
   const json = moekit('generate', '--model', dir, '--prompt', PROMPT, '--max-tokens', '24', '--json');
   assert.equal(json.code, 0, json.stderr);
   const report = JSON.parse(json.stdout);
