@@ -1,10 +1,10 @@
 // Top-K softmax gating (spec §2): the k highest logits; weights renormalised over the pair set
 // (Mixtral, GShard) or the raw softmax probabilities (Qwen-MoE, OLMoE).
+import { backend } from '../../backend/index.js';
 import { AssignmentBuilder } from '../assignment.js';
 import { applyCapacity, DROPLESS } from '../capacity.js';
 import { CAPACITY_KEYS, readCapacity, type CapacityConfig } from '../config.js';
 import { loadBalanceLoss, LOSS_COEFFICIENTS, zLossTerm } from '../losses.js';
-import { descendingOrder, softmaxRows } from '../math.js';
 import { pairGrid, rawProbBackward, subsetSoftmaxBackward } from './backward.js';
 import type { RouterModule } from './types.js';
 
@@ -35,10 +35,13 @@ export const topK: RouterModule<TopKConfig> = {
 
   route(logits, T, E, config, ctx) {
     const { k } = config;
-    const P = softmaxRows(logits, T, E); // [T, E]
+    const P = new Float32Array(T * E);     // [T, E] softmax(z)
+    const order = new Int32Array(T * E);   // [T, E] experts by P descending, ties → lower index
+    // Top-P's kernel (§1.1) with k_t clamped to [k, k] is TopK: the same softmax, order and ties, native.
+    backend().topPRoute(P, order, new Int32Array(T), logits, T, E, 1, true, k, k);
     const pairs = new AssignmentBuilder();
     for (let t = 0; t < T; t++) {
-      const selected = descendingOrder(P, t * E, E).subarray(0, k); // S = TopK(z, k), ties → lower index
+      const selected = order.subarray(t * E, t * E + k); // S = TopK(z, k)
       let mass = 0;
       for (const e of selected) mass += P[t * E + e];
       // renormalised: P_e / Σ_S P = softmax(z_S); raw: P_e
