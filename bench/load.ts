@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../src/io/load.js';
-import { fromFloat32, writeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
+import { fromFloat32, writeSafetensors, type SafetensorsTensor } from '../src/io/safetensors/index.js';
 import { DecoderLM, parseModelConfig } from '../src/models/index.js';
 import { mixtral } from '../src/io/hf/mixtral.js';
 import { NameMapper } from '../src/io/hf/names.js';

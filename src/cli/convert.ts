@@ -3,7 +3,7 @@
 // reproduce is refused with the reason.
 import { statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { exportGguf, GGUF_DTYPES, type GgufDtype } from '../io/gguf_export.js';
+import { exportGguf, GGUF_DTYPES, type GgufDtype } from '../io/gguf/index.js';
 import { exportHf, type ExportDtype } from '../io/hf/export.js';
 import { loadModel } from '../io/load.js';
 import type { Command } from './command.js';

@@ -11,7 +11,7 @@ import { DecoderLM, parseModelConfig, type ModelConfig } from '../models/index.j
 import { backend } from '../backend/index.js';
 import { ConfigError, MoekitError, shapeStr, type HalfDtype, type Tensor } from '../tensor/index.js';
 import type { MatrixDtype } from '../nn/index.js';
-import { toFloat32, type SafetensorsTensor } from './safetensors.js';
+import { toFloat32, type SafetensorsTensor } from './safetensors/index.js';
 import { ModelLoadError } from './errors.js';
 import { detectArchitecture, HfConfigReader, type HfArchitecture } from './hf/index.js';
 import { NameMapper } from './hf/names.js';

@@ -13,7 +13,7 @@ import { describe, PyDict, TensorRef, unpickle } from './pickle.js';
 import {
   elemBytes, makeTensor, quoteName as q, readShardedCheckpoint, viewOf,
   type Dtype, type SafetensorsFile, type SafetensorsTensor, type ShardedSafetensors, type ShardErrorFactory, type ShardReader,
-} from './safetensors.js';
+} from './safetensors/index.js';
 import { openStoredZip, type ZipArchive, type ZipEntry } from './zip.js';
 
 /** The index of a sharded `.bin` checkpoint (§1.5). */

@@ -14,7 +14,7 @@ import { MoekitError, type RngState } from '../tensor/index.js';
 import { toHfConfig } from '../models/index.js';
 import type { ParamMap } from '../nn/index.js';
 import { fsyncDir, writeFileAtomic } from '../io/atomic.js';
-import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
+import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors/index.js';
 import type { RunConfig } from './config.js';
 import type { AdamW } from './adamw.js';
 

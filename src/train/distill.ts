@@ -9,7 +9,7 @@ import { MoekitError, noGrad } from '../tensor/index.js';
 import { softmaxRows } from '../moe/index.js';
 import { DecoderLM, parseModelConfig, type ForwardOptions, type LossResult } from '../models/index.js';
 import type { LayerReport } from '../nn/index.js';
-import { readSafetensors, toFloat32 } from '../io/safetensors.js';
+import { readSafetensors, toFloat32 } from '../io/safetensors/index.js';
 
 export interface DistillConfig {
   /** A trained run directory (config.json + model.safetensors) with the student's vocabulary. */

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MoekitError, shapeStr } from '../tensor/index.js';
 import type { DecoderLM } from '../models/index.js';
-import { readSafetensors, toFloat32 } from '../io/safetensors.js';
+import { readSafetensors, toFloat32 } from '../io/safetensors/index.js';
 
 export class UpcycleError extends MoekitError {}
 

@@ -12,7 +12,7 @@ import { loadModel, ModelLoadError } from '../../src/io/load.js';
 import { parseRunConfig } from '../../src/train/config.js';
 import { train, evaluate } from '../../src/train/trainer.js';
 import { byDifficulty, evaluateModel, perSource, routedWith, type TokenRecords } from '../../src/eval/evaluate.js';
-import { writeSafetensors } from '../../src/io/safetensors.js';
+import { writeSafetensors } from '../../src/io/safetensors/index.js';
 import { toyData } from '../train/toy.js';
 
 const B = 4;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   gv, openGguf, parseGguf, quantizeQ8_0, serializeGguf, writeGguf, encodeF32, type GgufTensorSpec, type GgufValue,
-} from '../../src/io/gguf.js';
+} from '../../src/io/gguf/index.js';
 import { GgufError } from '../../src/io/errors.js';
 
 // ---- a GGUF assembler written from the §5.1 table (the oracle for the reader and the writer) ----

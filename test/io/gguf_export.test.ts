@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '../../src/data/index.js';
 import { GgufError } from '../../src/io/errors.js';
-import { decodeTensor, encodeF32, openGguf, type GgufReader } from '../../src/io/gguf.js';
-import { ropeSliceToPairs, splitKvB } from '../../src/io/gguf_mla.js';
-import { exportGguf, permuteRotateHalfRows, planGguf, unpermuteRotateHalfRows, type GgufExportOptions } from '../../src/io/gguf_export.js';
+import {
+  decodeTensor, encodeF32, exportGguf, openGguf, permuteRotateHalfRows, planGguf, ropeSliceToPairs, splitKvB, unpermuteRotateHalfRows,
+  type GgufExportOptions, type GgufReader,
+} from '../../src/io/gguf/index.js';
 import { loadModel } from '../../src/io/load.js';
 import type { DecoderLM } from '../../src/models/index.js';
 import { makeModel, tokenizer, writeRunDir } from './gguf_models.js';
@@ -291,7 +292,7 @@ test('q/k norm and attention biases llama.cpp cannot hold are refused (§5.7, §
   refused(() => plan(moe(raw, { attention_bias: true })), /attention_bias \(q\/k\/v\/o biases\): llama.cpp's qwen2moe has only q\/k\/v biases/);
 });
 
-test('MLA layouts (gguf_mla.ts): kv_b_proj split into k_b (transposed per head) and v_b; rotate-half rope rows → pairs', () => {
+test('MLA layouts (gguf/mla.ts): kv_b_proj split into k_b (transposed per head) and v_b; rotate-half rope rows → pairs', () => {
   // 2 heads, dn 2, dv 1, kvr 3: rows per head k0, k1, v0; W[row][c] = 10·row + c
   const w = Float32Array.from({ length: 6 * 3 }, (_, i) => 10 * Math.floor(i / 3) + (i % 3));
   const { kB, vB } = splitKvB(w, 2, 2, 1, 3);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DecoderLM, parseModelConfig, toHfConfig } from '../../src/models/index.js';
 import { Tokenizer, trainTokenizer } from '../../src/data/index.js';
-import { writeSafetensors } from '../../src/io/safetensors.js';
+import { writeSafetensors } from '../../src/io/safetensors/index.js';
 import { TestRng } from '../helpers.js';
 
 const CORPUS = [

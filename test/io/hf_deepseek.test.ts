@@ -18,7 +18,7 @@ import { loadModel } from '../../src/io/load.js';
 import { DecodeSession, GREEDY, argmax, generateTokens } from '../../src/generate/index.js';
 import { referenceBackend, setBackend, tryNativeBackend, backend } from '../../src/backend/index.js';
 import { exportHf } from '../../src/io/hf/export.js';
-import { fromFloat32, writeSafetensors } from '../../src/io/safetensors.js';
+import { fromFloat32, writeSafetensors } from '../../src/io/safetensors/index.js';
 import { ConfigError } from '../../src/tensor/index.js';
 import { checkTransformersFixture, fixtureDir, fixtureSkip, maxAbsDiff, readReference, run } from './hf_fixture.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../src/io/load.js';
 import { exportHf } from '../../src/io/hf/export.js';
-import { openSafetensors, writeSafetensors, fromFloat32 } from '../../src/io/safetensors.js';
+import { openSafetensors, writeSafetensors, fromFloat32 } from '../../src/io/safetensors/index.js';
 import { DecoderLM, parseModelConfig, toHfConfig } from '../../src/models/index.js';
 import { fixtureDir, fixtureSkip, maxAbsDiff, run } from './hf_fixture.js';
 

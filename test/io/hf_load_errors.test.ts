@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../src/io/load.js';
-import { openSafetensors, writeSafetensors, type SafetensorsTensor } from '../../src/io/safetensors.js';
+import { openSafetensors, writeSafetensors, type SafetensorsTensor } from '../../src/io/safetensors/index.js';
 import { fixtureDir, fixtureSkip } from './hf_fixture.js';
 
 /** A writable copy of the Mixtral fixture, its config and its tensors. */

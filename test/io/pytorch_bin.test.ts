@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { PytorchBinError, type PytorchBinErrorCode } from '../../src/io/errors.js';
 import { PyDict, PyFloat, PyList, PyTuple, unpickle } from '../../src/io/pickle.js';
 import { MAX_EXPANDED_BYTES, openPytorchBin, readPytorchBin, readShardedPytorchBin } from '../../src/io/pytorch_bin.js';
-import { toFloat32, type SafetensorsTensor } from '../../src/io/safetensors.js';
+import { toFloat32, type SafetensorsTensor } from '../../src/io/safetensors/index.js';
 import { openStoredZip } from '../../src/io/zip.js';
 
 // dist/test/io/ → the repository root → test/fixtures/pytorch

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import {
   fromFloat32, openSafetensors, parseSafetensors, readSafetensors, readShardedSafetensors,
   scanJsonKeys, serializeSafetensors, toFloat32, writeSafetensors, type SafetensorsTensor,
-} from '../../src/io/safetensors.js';
+} from '../../src/io/safetensors/index.js';
 import { SafetensorsError, type SafetensorsErrorCode } from '../../src/io/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'moekit-st-'));

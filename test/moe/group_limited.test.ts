@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ConfigError, Rng, ShapeError } from '../../src/tensor/index.js';
 import { createRouter, effectiveWeights, parseRouterConfig, routedExperts, type Assignment } from '../../src/moe/index.js';
-import { readSafetensors, toFloat32 } from '../../src/io/safetensors.js';
+import { readSafetensors, toFloat32 } from '../../src/io/safetensors/index.js';
 import { assertClose, randn, TestRng } from '../helpers.js';
 import { logitsOf, routeWith } from './fixtures.js';
 import { fixtureDir, fixtureSkip } from '../io/hf_fixture.js';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { referenceBackend, setBackend } from '../../src/backend/index.js';
 import { MultiHeadLatentAttention, mlaSoftmaxScale, ParamBuilder, RMSNorm, SwiGLUMLP, type MlaShape } from '../../src/nn/index.js';
 import { add, ropeTables } from '../../src/ops/index.js';
-import { readSafetensors, toFloat32 } from '../../src/io/safetensors.js';
+import { readSafetensors, toFloat32 } from '../../src/io/safetensors/index.js';
 import { ConfigError, Rng, ShapeError, Tensor, noGrad, withGraph } from '../../src/tensor/index.js';
 import { TestRng, assertClose, randn } from '../helpers.js';
 import { fixtureDir, fixtureSkip } from '../io/hf_fixture.js';

@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { expertsPerLayer, toHfConfig, type DecoderLM, type ModelConfig } from '../../models/index.js';
 import { fsyncDir, writeFileAtomic } from '../atomic.js';
 import { ModelLoadError } from '../errors.js';
-import { fromFloat32, writeSafetensors, type SafetensorsTensor } from '../safetensors.js';
+import { fromFloat32, writeSafetensors, type SafetensorsTensor } from '../safetensors/index.js';
 import { mixtral } from './mixtral.js';
 import { llama, moekitMoe } from './moekit.js';
 import { NameMapper } from './names.js';

@@ -4,7 +4,7 @@
 // the same questions: which names, what shape, and the data of one tensor.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSafetensors, openShardedSafetensors, SHARD_INDEX, type SafetensorsReader, type SafetensorsTensor } from '../safetensors.js';
+import { openSafetensors, openShardedSafetensors, SHARD_INDEX, type SafetensorsReader, type SafetensorsTensor } from '../safetensors/index.js';
 import { PYTORCH_SHARD_INDEX, readPytorchBin, readShardedPytorchBin } from '../pytorch_bin.js';
 import { ModelLoadError } from '../errors.js';
 

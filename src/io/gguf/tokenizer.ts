@@ -2,9 +2,9 @@
 // llama.cpp calls `gpt2`: the token strings (byte-level alphabet, §4.3), their types, and the merges as
 // "a b". llama.cpp does not store the pre-tokenizer regex; it picks a built-in one by the label in
 // `tokenizer.ggml.pre`, so a tokenizer exports only if its pre-tokenizer equals one of those built-ins.
-import { END_OF_TEXT, type Tokenizer } from '../data/index.js';
-import { GgufError } from './errors.js';
-import { gv, type GgufValue } from './gguf.js';
+import { END_OF_TEXT, type Tokenizer } from '../../data/index.js';
+import { gv, type GgufValue } from './format.js';
+import { unexportable } from './types.js';
 
 /** llama.cpp's token types (llama_token_type / gguf-py TokenType). */
 export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
@@ -18,10 +18,6 @@ export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, u
 const PRE_TOKENIZER_LABELS: readonly { label: string; matches(json: Record<string, unknown>): boolean }[] = [
   { label: 'gpt-2', matches: (j) => j.type === 'ByteLevel' && j.add_prefix_space === false && j.use_regex !== false },
 ];
-
-function unexportable(source: string, what: string, hint?: string): GgufError {
-  return new GgufError('Unexportable', `${source}: ${what}`, hint);
-}
 
 /** The `tokenizer.ggml.pre` label whose regex is this tokenizer's pre-tokenizer, or an error saying why none is. */
 export function preTokenizerLabel(tokenizer: Tokenizer, source: string): string {
