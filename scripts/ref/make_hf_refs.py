@@ -3,7 +3,8 @@
 Tiny random models made and run by HuggingFace transformers itself (float32, eager attention), saved with
 save_pretrained into test/fixtures/hf/<name>/ with reference.json: logits at every position of two
 sequences, the LM loss and 6 greedy tokens. Run once with a Python that has torch + transformers:
-    python scripts/ref/make_hf_refs.py
+    python scripts/ref/make_hf_refs.py          # the architectures
+    python scripts/ref/make_hf_refs.py --rope   # the RoPE scaling types (llama3, linear)
 The project's tests only read the files this writes.
 """
 import copy, json, os, shutil, sys
@@ -30,6 +31,16 @@ MODELS = {
                                      num_experts=6, num_experts_per_tok=3, decoder_sparse_step=2, norm_topk_prob=True), {}),
 }
 
+# RoPE scaling (interop §3.7). llama3 at head_dim 8, theta 1e4 (wavelengths 6.3, 63, 628, 6283) with an
+# original context of 64, low 1, high 4: one frequency kept (< 16), one smoothed (16..64), two interpolated.
+ROPE_MODELS = {
+    'llama_rope_llama3': ('llama', dict(intermediate_size=40, num_key_value_heads=2, rope_theta=10000.0,
+                                        rope_scaling={'rope_type': 'llama3', 'factor': 4.0, 'low_freq_factor': 1.0,
+                                                      'high_freq_factor': 4.0, 'original_max_position_embeddings': 64}), {}),
+    'mixtral_rope_linear': ('mixtral', dict(intermediate_size=24, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+                                            rope_theta=10000.0, rope_scaling={'rope_type': 'linear', 'factor': 3.0}), {}),
+}
+
 SEQS = [[5, 17, 33, 2, 80, 61, 9], [3, 44, 44, 91, 12, 70, 25, 8, 60, 33, 1, 77]]
 
 
@@ -38,8 +49,9 @@ def round6(x):
 
 
 def main():
-    torch.manual_seed(20261124)
-    for name, (model_type, cfg, opts) in MODELS.items():
+    rope = '--rope' in sys.argv
+    torch.manual_seed(20261125 if rope else 20261124)
+    for name, (model_type, cfg, opts) in (ROPE_MODELS if rope else MODELS).items():
         config = AutoConfig.for_model(model_type, **COMMON, **cfg)
         model = AutoModelForCausalLM.from_config(config, attn_implementation='eager').eval()
         with torch.no_grad():  # spread the router logits so top-k ties are far away

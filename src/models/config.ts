@@ -74,6 +74,27 @@ export interface YarnScaling {
   truncate: boolean;
 }
 
+/**
+ * Llama-3.1's RoPE scaling (rope_type "llama3", interop §3.7): frequencies whose wavelength exceeds
+ * original/low_freq_factor are divided by `factor`, those under original/high_freq_factor kept, and the
+ * band between interpolated smoothly.
+ */
+export interface Llama3Scaling {
+  rope_type: 'llama3';
+  factor: number;
+  low_freq_factor: number;
+  high_freq_factor: number;
+  original_max_position_embeddings: number;
+}
+
+/** Position interpolation (rope_type "linear"): every frequency divided by `factor`. */
+export interface LinearScaling {
+  rope_type: 'linear';
+  factor: number;
+}
+
+export type RopeScaling = YarnScaling | Llama3Scaling | LinearScaling;
+
 /** How q and k are normalised before RoPE: OLMoE over the whole projection, Qwen3-MoE per head. */
 export type QkNorm = 'none' | 'full' | 'per_head';
 
@@ -91,7 +112,7 @@ export interface ModelConfig {
   rms_norm_eps: number;
   rope_theta: number;
   /** null = plain RoPE. */
-  rope_scaling: YarnScaling | null;
+  rope_scaling: RopeScaling | null;
   max_position_embeddings: number;
   tie_word_embeddings: boolean;
   initializer_range: number;
@@ -243,9 +264,13 @@ function flag(where: string, key: string, v: unknown, fallback: boolean): boolea
 
 const YARN_KEYS = ['rope_type', 'type', 'rope_theta', 'factor', 'original_max_position_embeddings', 'beta_fast', 'beta_slow',
   'mscale', 'mscale_all_dim', 'attention_factor', 'truncate'] as const;
+const LLAMA3_KEYS = ['rope_type', 'type', 'rope_theta', 'factor', 'low_freq_factor', 'high_freq_factor', 'original_max_position_embeddings'] as const;
+const LINEAR_KEYS = ['rope_type', 'type', 'rope_theta', 'factor'] as const;
+/** The rope types moekit computes (HF also has "dynamic" and "longrope", interop §3.2). */
+export const ROPE_TYPES = ['default', 'linear', 'llama3', 'yarn'] as const;
 
-/** `rope_scaling` (v4), else a non-default `rope_parameters` (v5): YaRN or null; other rope types are refused. */
-function parseRopeScaling(where: string, o: Record<string, unknown>): YarnScaling | null {
+/** `rope_scaling` (v4), else a non-default `rope_parameters` (v5): YaRN, llama3, linear or null; other rope types are refused. */
+function parseRopeScaling(where: string, o: Record<string, unknown>): RopeScaling | null {
   const params = o.rope_parameters as Record<string, unknown> | null | undefined;
   const fromParams = o.rope_scaling === undefined || o.rope_scaling === null;
   const v = fromParams ? params : o.rope_scaling;
@@ -255,8 +280,22 @@ function parseRopeScaling(where: string, o: Record<string, unknown>): YarnScalin
   const r = v as Record<string, unknown>;
   const type = r.rope_type ?? r.type ?? 'default';
   if (type === 'default') return null;
-  if (type !== 'yarn') fail(where, key, `rope type ${JSON.stringify(type)} is not supported (only "default" and "yarn")`);
+  if (!(ROPE_TYPES as readonly unknown[]).includes(type)) fail(where, key, `rope type ${JSON.stringify(type)} is not supported (${ROPE_TYPES.join(', ')} are)`);
   const at = `${where}.${key}`;
+  if (type === 'linear') {
+    checkKeys(at, r, LINEAR_KEYS);
+    return { rope_type: 'linear', factor: positiveNumber(at, 'factor', r.factor) };
+  }
+  if (type === 'llama3') {
+    checkKeys(at, r, LLAMA3_KEYS);
+    const low = positiveNumber(at, 'low_freq_factor', r.low_freq_factor);
+    const high = positiveNumber(at, 'high_freq_factor', r.high_freq_factor);
+    if (!(high > low)) fail(at, 'high_freq_factor', `(${high}) must exceed low_freq_factor (${low})`);
+    return {
+      rope_type: 'llama3', factor: positiveNumber(at, 'factor', r.factor), low_freq_factor: low, high_freq_factor: high,
+      original_max_position_embeddings: positiveInt(at, 'original_max_position_embeddings', r.original_max_position_embeddings),
+    };
+  }
   checkKeys(at, r, YARN_KEYS);
   const number = (k: string, fallback: number | null): number | null =>
     r[k] === undefined || r[k] === null ? fallback : positiveNumber(at, k, r[k]);

@@ -5,7 +5,7 @@
 // Parameter names are the HF llama names, so stateDict() is a loadable HF checkpoint.
 // The FFN slot is a seam: `ffn(builder, layer, config)` decides what sits there (dense SwiGLU here;
 // MoE layers plug in through the same factory).
-import { add, crossEntropy, ropeTables, linear, yarnAttentionFactor, type CrossEntropyResult, type RopeTables, type YarnRope } from '../ops/index.js';
+import { add, crossEntropy, ropeTables, linear, yarnAttentionFactor, type CrossEntropyResult, type RopeScalingRule, type RopeTables } from '../ops/index.js';
 import { ConfigError, Rng, ShapeError, Tensor } from '../tensor/index.js';
 import {
   Embedding, KVCache, Linear, MultiHeadLatentAttention, mlaSoftmaxScale, ParamBuilder, RMSNorm, SelfAttention, SwiGLUMLP,
@@ -61,7 +61,7 @@ class DecoderBlock {
       qkNopeDim: m.qk_nope_head_dim, qkRopeDim: m.qk_rope_head_dim, vHeadDim: m.v_head_dim,
       ropeInterleave: m.rope_interleave, bias: c.attention_bias,
       scale: mlaSoftmaxScale(m.qk_nope_head_dim + m.qk_rope_head_dim,
-        c.rope_scaling ? { factor: c.rope_scaling.factor, mscaleAllDim: c.rope_scaling.mscale_all_dim ?? 0 } : undefined),
+        c.rope_scaling?.rope_type === 'yarn' ? { factor: c.rope_scaling.factor, mscaleAllDim: c.rope_scaling.mscale_all_dim ?? 0 } : undefined),
     }, c.initializer_range) : new SelfAttention(b.pp('self_attn'), {
       hidden: c.hidden_size, heads: c.num_attention_heads, kvHeads: c.num_key_value_heads, headDim: c.head_dim,
     }, c.initializer_range, {
@@ -83,12 +83,19 @@ class DecoderBlock {
   }
 }
 
-/** The RoPE tables' YaRN settings from the config (null for plain RoPE). */
-function yarnRope(c: ModelConfig): YarnRope | null {
-  const y = c.rope_scaling;
-  return y && {
-    factor: y.factor, originalMaxPositions: y.original_max_position_embeddings, betaFast: y.beta_fast, betaSlow: y.beta_slow,
-    truncate: y.truncate, attentionFactor: y.attention_factor ?? yarnAttentionFactor(y.factor, y.mscale, y.mscale_all_dim),
+/** The RoPE tables' frequency scaling from the config (null for plain RoPE). */
+export function ropeScalingRule(c: ModelConfig): RopeScalingRule | null {
+  const s = c.rope_scaling;
+  if (!s) return null;
+  if (s.rope_type === 'linear') return { type: 'linear', factor: s.factor };
+  if (s.rope_type === 'llama3') {
+    return { type: 'llama3', factor: s.factor, lowFreqFactor: s.low_freq_factor, highFreqFactor: s.high_freq_factor,
+      originalMaxPositions: s.original_max_position_embeddings };
+  }
+  return {
+    type: 'yarn', factor: s.factor, originalMaxPositions: s.original_max_position_embeddings, betaFast: s.beta_fast,
+    betaSlow: s.beta_slow, truncate: s.truncate,
+    attentionFactor: s.attention_factor ?? yarnAttentionFactor(s.factor, s.mscale, s.mscale_all_dim),
   };
 }
 
@@ -131,7 +138,7 @@ export class DecoderLM {
     this.norm = new RMSNorm(model.pp('norm'), c.hidden_size, c.rms_norm_eps);
     // Tied embeddings: HF omits lm_head.weight and reuses the embedding matrix (interop §1.4).
     this.lmHead = c.tie_word_embeddings ? null : new Linear(root.pp('lm_head'), c.hidden_size, c.vocab_size, c.initializer_range);
-    this.tables = ropeTables(c.head_dim, c.max_position_embeddings, c.rope_theta, yarnRope(c));
+    this.tables = ropeTables(c.head_dim, c.max_position_embeddings, c.rope_theta, ropeScalingRule(c));
   }
 
   /**

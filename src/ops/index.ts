@@ -1,7 +1,7 @@
 export { linear } from './matmul.js';
 export { rmsnorm } from './norm.js';
 export { embedding } from './embedding.js';
-export { rope, ropeTables, yarnMscale, yarnAttentionFactor, type RopeTables, type YarnRope } from './rope.js';
+export { rope, ropeInverseFrequencies, ropeTables, yarnMscale, yarnAttentionFactor, type RopeTables, type RopeScalingRule } from './rope.js';
 export { causalAttention, type AttentionDims } from './attention.js';
 export { swiglu, softmax } from './activation.js';
 export { add } from './elementwise.js';

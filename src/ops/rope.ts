@@ -1,5 +1,5 @@
 // Rotary position embedding, rotate-half convention (HF LLaMA; Su et al. 2021, RoFormer), optionally with
-// YaRN's frequencies and cos/sin factor.
+// scaled frequencies: YaRN (and its cos/sin factor), Llama-3.1's llama3, or linear position interpolation.
 // x is [R, H·hd] (R rows = tokens); each head's vector is rotated by angles pos·theta^(-2j/hd).
 import { backend } from '../backend/index.js';
 import { ShapeError, shapeStr, needsGrad, output, record, type Tensor } from '../tensor/index.js';
@@ -28,6 +28,17 @@ export interface YarnRope {
   attentionFactor: number;
 }
 
+/** Llama-3.1's frequency scaling (HF rope_type "llama3", interop §3.7). */
+export interface Llama3Rope {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPositions: number;
+}
+
+/** How the RoPE frequencies are scaled (HF rope types other than "default"). */
+export type RopeScalingRule = ({ type: 'yarn' } & YarnRope) | ({ type: 'llama3' } & Llama3Rope) | { type: 'linear'; factor: number };
+
 /** YaRN's attention-temperature term 0.1·m·ln(s) + 1 (1 when s <= 1). */
 export function yarnMscale(factor: number, m = 1): number {
   return factor <= 1 ? 1 : 0.1 * m * Math.log(factor) + 1;
@@ -38,13 +49,31 @@ export function yarnAttentionFactor(factor: number, mscale: number | null, mscal
   return mscale && mscaleAllDim ? yarnMscale(factor, mscale) / yarnMscale(factor, mscaleAllDim) : yarnMscale(factor);
 }
 
+/**
+ * One llama3-scaled inverse frequency (interop §3.7), in float32 step by step as HF computes it: a
+ * wavelength 2π/f longer than original/low_freq_factor is interpolated (f / factor), one shorter than
+ * original/high_freq_factor kept, and between them s = (original/wavelength − low)/(high − low) mixes
+ * the two: (1 − s)·f/factor + s·f.
+ */
+function llama3Frequency(inv: number, r: Llama3Rope): number {
+  const f = Math.fround;
+  const wavelength = f(f(2 * Math.PI) / inv);
+  if (wavelength > f(r.originalMaxPositions / r.lowFreqFactor)) return f(inv / f(r.factor));
+  if (wavelength < f(r.originalMaxPositions / r.highFreqFactor)) return inv;
+  const smooth = f(f(f(f(r.originalMaxPositions) / wavelength) - f(r.lowFreqFactor)) / f(r.highFreqFactor - r.lowFreqFactor));
+  return f(f(f(f(1 - smooth) * inv) / f(r.factor)) + f(smooth * inv));
+}
+
 /** Inverse frequencies [hd/2], rounded to float32 as HF computes them. */
-function inverseFrequencies(headDim: number, theta: number, yarn: YarnRope | null): Float32Array {
+export function ropeInverseFrequencies(headDim: number, theta: number, rule: RopeScalingRule | null): Float32Array {
   const half = headDim / 2;
   const f = Math.fround;
   // HF computes inv_freq in float32; round it the same way so the tables agree to the last bit.
   const plain = Float32Array.from({ length: half }, (_, j) => f(1 / Math.pow(theta, (2 * j) / headDim)));
-  if (!yarn) return plain;
+  if (!rule) return plain;
+  if (rule.type === 'linear') return plain.map((inv) => f(inv / f(rule.factor)));
+  if (rule.type === 'llama3') return plain.map((inv) => llama3Frequency(inv, rule));
+  const yarn = rule;
   // the dim whose wavelength makes `rotations` turns over the original context
   const dimFor = (rotations: number) => (headDim * Math.log(yarn.originalMaxPositions / (rotations * 2 * Math.PI))) / (2 * Math.log(theta));
   let low = dimFor(yarn.betaFast);
@@ -62,11 +91,11 @@ function inverseFrequencies(headDim: number, theta: number, yarn: YarnRope | nul
   });
 }
 
-export function ropeTables(headDim: number, maxPos: number, theta: number, yarn: YarnRope | null = null): RopeTables {
+export function ropeTables(headDim: number, maxPos: number, theta: number, scaling: RopeScalingRule | null = null): RopeTables {
   if (headDim % 2 !== 0) throw new ShapeError(`rope: head_dim must be even, got ${headDim}`);
   const half = headDim / 2;
-  const invFreq = inverseFrequencies(headDim, theta, yarn);
-  const scale = yarn ? Math.fround(yarn.attentionFactor) : 1;
+  const invFreq = ropeInverseFrequencies(headDim, theta, scaling);
+  const scale = scaling?.type === 'yarn' ? Math.fround(scaling.attentionFactor) : 1;
   const cos = new Float32Array(maxPos * half);
   const sin = new Float32Array(maxPos * half);
   for (let j = 0; j < half; j++) {

@@ -20,6 +20,7 @@ import {
 import { loadModel } from '../../src/io/load.js';
 import type { DecoderLM } from '../../src/models/index.js';
 import { makeModel, tokenizer, writeRunDir } from './gguf_models.js';
+import { assertClose } from '../helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const V = tokenizer.vocabSize;
@@ -427,6 +428,34 @@ test('DeepSeek models llama.cpp cannot express are refused with the reason', () 
   refused(withYarn({ truncate: false }), /with truncate = false: llama.cpp rounds YaRN's correction range outwards/);
   const dense = makeModel({}, 17);
   refused(() => planGguf({ ...dense.config, rope_scaling: yarn }, dense.params, tokenizer, {}, 'run/dir'), /rope_scaling "yarn" .* is exported only for multi-head latent attention \(deepseek2\)/);
+});
+
+test('RoPE scaling: linear as rope.scaling keys; llama3 as rope_freqs.weight (plain / scaled frequencies) on llama only; neither with MLA', () => {
+  const llama3 = { rope_type: 'llama3', factor: 4, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 };
+  const linear = plan({ rope_scaling: { rope_type: 'linear', factor: 3 } });
+  assert.deepEqual([linear.metadata.get('llama.rope.scaling.type'), linear.metadata.get('llama.rope.scaling.factor')], [{ type: 'string', value: 'linear' }, { type: 'f32', value: 3 }]);
+  assert.ok(!linear.tensors.some((t) => t.name === 'rope_freqs.weight'));
+  const l3 = plan({ rope_scaling: llama3 });
+  assert.equal(l3.metadata.get('llama.rope.scaling.type'), undefined, 'llama.cpp reads llama3 from the tensor alone');
+  const freqs = l3.tensors.find((t) => t.name === 'rope_freqs.weight')!;
+  assert.deepEqual([freqs.type, freqs.ne], ['F32', [8]]);
+  // head_dim 16, theta 1e4: wavelength 2π·10^(j/2); < 16 kept (1), > 64 interpolated (factor 4), between:
+  // s = (64/λ − 1)/3 mixes them, the divisor is 1 / ((1 − s)/4 + s)
+  const divisors = Array.from(new Float32Array((freqs.data() as Uint8Array).slice().buffer));
+  const wavelength = (j: number) => 2 * Math.PI * Math.pow(10, j / 2);
+  const expected = Array.from({ length: 8 }, (_, j) => {
+    const lambda = wavelength(j);
+    if (lambda < 16) return 1;
+    if (lambda > 64) return 4;
+    const smooth = (64 / lambda - 1) / 3;
+    return 1 / ((1 - smooth) / 4 + smooth);
+  });
+  assertClose(divisors, expected, { rel: 1e-5 });
+  assert.ok(expected.some((d) => d > 1 && d < 4), 'a smoothed frequency is covered');
+  refused(() => plan({ ...MOE_DIMS, expert_frequency: 1, router: { type: 'top_k', k: 2, renormalize: false }, rope_scaling: llama3 }), /rope_scaling "llama3" on llama.cpp's qwen2moe: only its llama architecture reads the rope_freqs.weight tensor/);
+  const v3 = makeModel(V3_DIMS, 16);
+  refused(() => planGguf({ ...v3.config, rope_scaling: { rope_type: 'linear', factor: 2 } }, v3.params, tokenizer, {}, 'run/dir'),
+    /rope_scaling "linear" with multi-head latent attention: the exporter writes only YaRN for deepseek2/);
 });
 
 test('the committed HF fixtures: qwen3_moe (dense layers wider than its experts) and the three DeepSeek ones are refused with their reasons', () => {

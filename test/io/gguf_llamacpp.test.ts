@@ -141,6 +141,8 @@ const DEEPSEEK_V2 = {
   mla: MLA_V2, rms_norm_eps: 1e-6, num_experts: 8, moe_intermediate_size: 32, shared_expert_intermediate_size: 32, first_k_dense_replace: 1,
   router: { type: 'group_limited', k: 2, scoring: 'softmax', routed_scaling_factor: 1.5 },
 };
+/** Llama-3.1's scaling at head_dim 16 (wavelengths 6.3, 20, 63, 199, …) over an original 64: kept, smoothed and interpolated frequencies. */
+const LLAMA3 = { rope_type: 'llama3', factor: 4, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 };
 /** DeepSeek-V3's YaRN (mscale = mscale_all_dim), over an original context shorter than the test's positions (~45). */
 const YARN = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1 };
 /** DeepSeek-V3's: q LoRA, rotate-half rope slices, sigmoid + correction bias, 4 groups of 2 (top2_sum, keep 2), renormalised × 2.5. */
@@ -164,6 +166,9 @@ const CASES: { label: string; extra: Record<string, unknown>; dtype: GgufDtype; 
   { label: 'dense llama with attention biases (q/k biases permuted), f32', extra: { attention_bias: true }, dtype: 'f32', tol: 1e-3 },
   { label: 'Switch top-1 MoE as qwen2moe, f16', extra: { ...MOE, router: { type: 'switch' }, tie_word_embeddings: true }, dtype: 'f16', tol: 0.2, arch: 'qwen2moe' },
   { label: 'Mixtral-shaped top-2 MoE, f32', extra: MOE, dtype: 'f32', tol: 1e-3 },
+  { label: 'dense llama with llama3 RoPE scaling (rope_freqs.weight), f32', extra: { rope_scaling: LLAMA3 }, dtype: 'f32', tol: 1e-3 },
+  { label: 'Mixtral-shaped top-2 MoE with linear RoPE scaling, f32', extra: { ...MOE, rope_scaling: { rope_type: 'linear', factor: 3 } }, dtype: 'f32', tol: 1e-3 },
+  { label: 'OLMoE-shaped with linear RoPE scaling as olmoe, f32', extra: { ...OLMOE, rope_scaling: { rope_type: 'linear', factor: 2.5 } }, dtype: 'f32', tol: 1e-3, arch: 'olmoe' },
   { label: 'noisy top-2 MoE (noise weight dropped), f32', extra: { ...MOE, router: { type: 'noisy_top_k', k: 2 } }, dtype: 'f32', tol: 1e-3 },
   { label: 'GShard top-2 MoE, f32', extra: { ...MOE, router: { type: 'gshard' } }, dtype: 'f32', tol: 1e-3 },
   { label: 'top-2 MoE with a narrower dense middle layer, tied embeddings, f16', extra: { ...MOE, expert_frequency: 2, tie_word_embeddings: true }, dtype: 'f16', tol: 0.2 },

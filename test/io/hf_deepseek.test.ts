@@ -96,7 +96,7 @@ test('deepseek configs refuse what moekit would compute differently', () => {
     [deepseekV2, { scoring_func: 'sigmoid' }, /"scoring_func" = "sigmoid" is not supported/],
     [deepseekV3, { scoring_func: 'softmax' }, /"scoring_func" = "softmax" is not supported/],
     [deepseekV3, { n_group: 3, topk_group: 1 }, /"n_group" \(3\) must divide the 8 routed experts/],
-    [deepseekV3, { rope_scaling: { type: 'linear', factor: 2 } }, /rope type "linear" is not supported/],
+    [deepseekV3, { rope_scaling: { type: 'dynamic', factor: 2 } }, /rope type "dynamic" is not supported/],
   ];
   for (const [arch, extra, message] of refused) {
     assert.throws(() => map(arch, { ...base, n_group: 4, topk_group: 2, ...extra }), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(extra));

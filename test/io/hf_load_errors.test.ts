@@ -50,8 +50,12 @@ test('model directories that cannot become the model are refused, naming what is
   assert.throws(() => loadModel(c.dir), /tensor model\.norm\.weight is I32, expected F32, F16 or BF16/);
 
   c = copy();
-  writeFileSync(join(c.dir, 'config.json'), JSON.stringify({ ...c.config, rope_parameters: { rope_type: 'linear', factor: 4 } }));
-  assert.throws(() => loadModel(c.dir), /rope type "linear" is not supported \(only "default" and "yarn"\)/);
+  writeFileSync(join(c.dir, 'config.json'), JSON.stringify({ ...c.config, rope_parameters: { rope_type: 'dynamic', factor: 4 } }));
+  assert.throws(() => loadModel(c.dir), /rope type "dynamic" is not supported \(default, linear, llama3, yarn are\)/);
+  writeFileSync(join(c.dir, 'config.json'), JSON.stringify({ ...c.config, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 4, high_freq_factor: 1, original_max_position_embeddings: 8192 } }));
+  assert.throws(() => loadModel(c.dir), /"high_freq_factor" \(1\) must exceed low_freq_factor \(4\)/);
+  writeFileSync(join(c.dir, 'config.json'), JSON.stringify({ ...c.config, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4 } }));
+  assert.throws(() => loadModel(c.dir), /"original_max_position_embeddings"/);
 
   c = copy();
   writeFileSync(join(c.dir, 'config.json'), JSON.stringify({ ...c.config, rope_parameters: { rope_type: 'yarn', factor: 4 } }));

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkTransformersFixture, expertsByWeight, fixtureDir, fixtureSkip, greedy, lmLoss, maxAbsDiff, readReference, run } from './hf_fixture.js';
 import type { MoeRouting } from '../../src/moe/index.js';
+import { parseModelConfig, toHfConfig } from '../../src/models/index.js';
 
 test('mixtral: logits, experts and weights per token and layer, LM loss, greedy tokens', { skip: fixtureSkip('mixtral') }, () => {
   const { loaded, reports } = checkTransformersFixture('mixtral');
@@ -45,12 +46,16 @@ test('dynmoe: Top-P checkpoints of the paper load with their own names and route
 // transformers' Llama decoder with the v1 MoE block written from the spec, scripts/ref/make_deepseek_v1_ref.py;
 // first_k_dense_replace, 2 fused ungated shared experts, renormalised top-3).
 const OWN_FIXTURES = fileURLToPath(new URL('../../../test/fixtures/hf/', import.meta.url));
-for (const name of ['llama', 'olmoe', 'qwen2_moe', 'qwen3_moe', 'deepseek']) {
+// RoPE scaling (interop §3.7, `make_hf_refs.py --rope`): llama3 (a kept, a smoothed and two interpolated
+// frequencies) on a llama, linear position interpolation on a mixtral.
+const OWN: [string, string][] = [['llama', 'llama'], ['olmoe', 'olmoe'], ['qwen2_moe', 'qwen2_moe'], ['qwen3_moe', 'qwen3_moe'],
+  ['deepseek', 'deepseek'], ['llama_rope_llama3', 'llama'], ['mixtral_rope_linear', 'mixtral']];
+for (const [name, modelType] of OWN) {
   test(`${name}: logits at every position, LM loss and greedy tokens match transformers`, () => {
     const dir = OWN_FIXTURES + name;
     const loaded = loadModel(dir);
     const ref = JSON.parse(readFileSync(`${dir}/reference.json`, 'utf8'));
-    assert.equal(loaded.architecture.modelType, name);
+    assert.equal(loaded.architecture.modelType, modelType);
     for (const [s, seq] of (ref.sequences as any[]).entries()) {
       const { logits } = run(loaded, seq.input_ids);
       const diff = maxAbsDiff(logits, (seq.logits as number[][]).flat());
@@ -67,5 +72,13 @@ test('a PyTorch .bin checkpoint (torch.save, tied head sharing the embedding sto
   for (const seq of ref.sequences as any[]) {
     const diff = maxAbsDiff(run(loaded, seq.input_ids).logits, (seq.logits as number[][]).flat());
     assert.ok(diff <= 1e-4, `max |logit − reference| = ${diff}`);
+  }
+});
+
+test('llama3 and linear RoPE scaling survive the moekit config round trip (what convert --to hf writes)', () => {
+  for (const name of ['llama_rope_llama3', 'mixtral_rope_linear']) {
+    const { config } = loadModel(OWN_FIXTURES + name);
+    assert.ok(config.rope_scaling && config.rope_scaling.rope_type !== 'yarn', name);
+    assert.deepEqual(parseModelConfig(toHfConfig(config)).rope_scaling, config.rope_scaling, name);
   }
 });

@@ -1,6 +1,6 @@
 // The GGUF exporter's refusals (interop.md §5.7, §5.9): model features that llama.cpp's chosen
-// architecture would compute differently or not load — shared experts, YaRN, MLA details, attention biases.
-import type { ModelConfig } from '../../models/config.js';
+// architecture would compute differently or not load — shared experts, RoPE scaling, MLA details, attention biases.
+import type { ModelConfig, YarnScaling } from '../../models/config.js';
 import { yarnAttentionFactor } from '../../ops/index.js';
 import type { GgufArch } from './archs.js';
 import { unexportable } from './types.js';
@@ -31,23 +31,30 @@ export function checkSharedExpert(arch: GgufArch, width: number, gated: boolean,
  * through `rope.scaling.yarn_log_multiplier` (src/nn/mla.ts mlaSoftmaxScale). So the model's cos/sin
  * attention factor must be 1 (DeepSeek-V2/V3 set mscale = mscale_all_dim); the other archs are not exported.
  */
-export function checkYarn(c: ModelConfig, source: string): void {
-  const y = c.rope_scaling!;
+export function checkYarn(c: ModelConfig, y: YarnScaling, source: string): void {
   const what = `rope_scaling "${y.rope_type}" (factor ${y.factor}, mscale ${y.mscale}, mscale_all_dim ${y.mscale_all_dim})`;
   if (!c.mla) throw unexportable(source, `${what} is exported only for multi-head latent attention (deepseek2); the exporter writes plain RoPE for the other architectures`);
   if (!y.truncate) throw unexportable(source, `${what} with truncate = false: llama.cpp rounds YaRN's correction range outwards to whole dims`);
   if (!(y.factor > 1)) throw unexportable(source, `${what}: llama.cpp's deepseek2 YaRN needs factor > 1`);
-  const cosSinFactor = yarnCosSinFactor(c);
+  const cosSinFactor = y.attention_factor ?? yarnAttentionFactor(y.factor, y.mscale, y.mscale_all_dim); // as src/models/decoder.ts
   if (Math.abs(cosSinFactor - 1) > 1e-6) {
     throw unexportable(source, `${what} scales cos/sin by ${cosSinFactor}: llama.cpp's deepseek2 keeps them at magnitude 1 `
       + '(its attn_factor also multiplies the softmax scale), so only mscale = mscale_all_dim (or attention_factor 1) exports exactly');
   }
 }
 
-/** The factor moekit multiplies cos/sin by under YaRN (src/models/decoder.ts). */
-function yarnCosSinFactor(c: ModelConfig): number {
-  const y = c.rope_scaling!;
-  return y.attention_factor ?? yarnAttentionFactor(y.factor, y.mscale, y.mscale_all_dim);
+/**
+ * Linear and llama3 RoPE scaling: llama.cpp reads `rope.scaling.type` "linear" for every architecture
+ * (positions × 1/factor, the same angles as frequencies ÷ factor) and llama3's per-frequency divisors from
+ * the `rope_freqs.weight` tensor, which only its llama architecture loads. Neither is written for MLA.
+ */
+export function checkRopeScaling(c: ModelConfig, arch: GgufArch, source: string): void {
+  const s = c.rope_scaling;
+  if (!s || s.rope_type === 'yarn') return;
+  if (c.mla) throw unexportable(source, `rope_scaling "${s.rope_type}" with multi-head latent attention: the exporter writes only YaRN for deepseek2`);
+  if (s.rope_type === 'llama3' && arch.name !== 'llama') {
+    throw unexportable(source, `rope_scaling "llama3" on llama.cpp's ${arch.name}: only its llama architecture reads the rope_freqs.weight tensor that carries it`);
+  }
 }
 
 /** Refuses MLA that llama.cpp's deepseek2 computes differently (§5.7; src/nn/mla.ts). */

@@ -23,7 +23,7 @@ export interface ArchChoice {
 
 /** Picks the architecture and the MoE hyperparameters llama.cpp will use, refusing what it cannot express. */
 export function chooseArch(c: ModelConfig, opts: GgufExportOptions, source: string): ArchChoice {
-  if (c.rope_scaling) checkYarn(c, source);
+  if (c.rope_scaling?.rope_type === 'yarn') checkYarn(c, c.rope_scaling, source);
   const m = c.moe;
   if (!m) {
     if (c.mla) throw unexportable(source, 'a dense model with multi-head latent attention (mla) has no llama.cpp form the exporter writes (deepseek2 is an MoE architecture)');

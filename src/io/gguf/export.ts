@@ -7,6 +7,7 @@ import type { ModelConfig } from '../../models/config.js';
 import { Tokenizer } from '../../data/index.js';
 import { GgufError } from '../errors.js';
 import { loadModel } from '../load.js';
+import { checkRopeScaling } from './checks.js';
 import { chooseArch } from './choose_arch.js';
 import { gv, type GgufValue } from './format.js';
 import { archMetadata } from './metadata.js';
@@ -33,6 +34,7 @@ export function planGguf(config: ModelConfig, params: ReadonlyMap<string, Source
   const dtype = DTYPES[opts.dtype ?? 'f32'];
   if (!dtype) throw new GgufError('Unexportable', `${source}: unknown dtype ${JSON.stringify(opts.dtype)} (${GGUF_DTYPES.join(', ')})`);
   const choice = chooseArch(config, opts, source);
+  checkRopeScaling(config, choice.arch, source);
   const list = new TensorList(params, dtype.type, source);
   decoderTensors(config, choice, list);
   // W_noise of noisy top-k only scales training noise (§3); nothing else may be left over.

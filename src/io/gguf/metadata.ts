@@ -1,5 +1,5 @@
 // The {arch}.* hyperparameter keys of a GGUF export (interop.md §5.6), with the exact types llama.cpp
-// checks: shapes, attention (MLA's absorbed widths, YaRN), experts, shared experts and deepseek2 gating.
+// checks: shapes, attention (MLA's absorbed widths, YaRN, linear RoPE scaling), experts, shared experts and deepseek2 gating.
 import type { ModelConfig } from '../../models/config.js';
 import { ZERO_SHARED_WIDTH } from './archs.js';
 import type { ArchChoice } from './choose_arch.js';
@@ -29,7 +29,7 @@ export function archMetadata(c: ModelConfig, choice: ArchChoice): Map<string, Gg
     keys.set(`${a}.attention.key_length`, gv.u32(kvr + dr)).set(`${a}.attention.value_length`, gv.u32(kvr));
     keys.set(`${a}.attention.key_length_mla`, gv.u32(dn + dr)).set(`${a}.attention.value_length_mla`, gv.u32(dv));
     const y = c.rope_scaling; // checkYarn: truncated, cos/sin factor 1
-    if (y) {
+    if (y?.rope_type === 'yarn') {
       keys.set(`${a}.rope.scaling.type`, gv.str('yarn')).set(`${a}.rope.scaling.factor`, gv.f32(y.factor));
       keys.set(`${a}.rope.scaling.original_context_length`, gv.u32(y.original_max_position_embeddings));
       keys.set(`${a}.rope.scaling.yarn_beta_fast`, gv.f32(y.beta_fast)).set(`${a}.rope.scaling.yarn_beta_slow`, gv.f32(y.beta_slow));
@@ -39,6 +39,10 @@ export function archMetadata(c: ModelConfig, choice: ArchChoice): Map<string, Gg
     }
   } else if (choice.arch.alwaysKeyLength || c.head_dim * c.num_attention_heads !== c.hidden_size) {
     keys.set(`${a}.attention.key_length`, gv.u32(c.head_dim)).set(`${a}.attention.value_length`, gv.u32(c.head_dim));
+  }
+  // llama3's scaling travels as the rope_freqs.weight tensor (tensors.ts), as llama.cpp's converter writes it.
+  if (c.rope_scaling?.rope_type === 'linear') {
+    keys.set(`${a}.rope.scaling.type`, gv.str('linear')).set(`${a}.rope.scaling.factor`, gv.f32(c.rope_scaling.factor));
   }
   if (choice.moe) {
     keys.set(`${a}.expert_count`, gv.u32(choice.moe.experts)).set(`${a}.expert_used_count`, gv.u32(choice.moe.k));

@@ -1,7 +1,8 @@
 // The GGUF tensors of a model (interop.md §5.4, §5.5, §5.7): HF names → llama.cpp names, ne = reversed
 // PyTorch shape, Q/K rows permuted for NORM RoPE, experts stacked, placeholders where an architecture
 // needs a tensor the model lacks. Sources are taken (shape-checked) now, encoded when the writer gets there.
-import type { ModelConfig } from '../../models/config.js';
+import { ropeScalingRule, type ModelConfig } from '../../models/index.js';
+import { ropeInverseFrequencies } from '../../ops/index.js';
 import { concatArrays } from '../concat.js';
 import { ZERO_SHARED_WIDTH, type GgufArch } from './archs.js';
 import type { ArchChoice } from './choose_arch.js';
@@ -228,6 +229,12 @@ export function decoderTensors(c: ModelConfig, choice: ArchChoice, list: TensorL
     list.add(`${b}.ffn_down_exps.weight`, { shape: [E, H, W], values: () => stack(new Array(E).fill(padMatrix(down, H, I, H, W))) });
   }
   list.add('output_norm.weight', copy('model.norm.weight', [H]));
+  const rule = ropeScalingRule(c);
+  if (rule?.type === 'llama3') { // llama.cpp divides each frequency by its factor: plain / scaled
+    const plain = ropeInverseFrequencies(c.head_dim, c.rope_theta, null);
+    const scaled = ropeInverseFrequencies(c.head_dim, c.rope_theta, rule);
+    list.add('rope_freqs.weight', { shape: [c.head_dim / 2], values: () => plain.map((f, j) => f / scaled[j]), keepF32: true });
+  }
   // Tied embeddings: llama falls back to token_embd when output.weight is absent (§5.7).
   if (!c.tie_word_embeddings) list.add('output.weight', copy('lm_head.weight', [c.vocab_size, H]));
   else if (choice.arch.outputRequired) list.add('output.weight', copy('model.embed_tokens.weight', [c.vocab_size, H]));

@@ -3,6 +3,7 @@
 // key that would change the computation in a way moekit does not implement must be refused by the
 // mapping through `unsupported`, never dropped.
 import { ConfigError } from '../../tensor/index.js';
+import { ROPE_TYPES } from '../../models/index.js';
 
 export class HfConfigReader {
   constructor(readonly raw: Record<string, unknown>, readonly where: string) {}
@@ -64,18 +65,21 @@ export class HfConfigReader {
     const params = this.raw.rope_parameters as Record<string, unknown> | undefined | null;
     const scaling = (params && typeof params === 'object' ? params : null) ?? (this.raw.rope_scaling as Record<string, unknown> | null | undefined);
     const type = scaling && typeof scaling === 'object' ? (scaling.rope_type ?? scaling.type ?? 'default') : 'default';
-    if (type !== 'default' && type !== 'yarn') this.fail(params ? 'rope_parameters' : 'rope_scaling', `rope type ${JSON.stringify(type)} is not supported (only "default" and "yarn")`);
+    if (!(ROPE_TYPES as readonly unknown[]).includes(type)) this.fail(params ? 'rope_parameters' : 'rope_scaling', `rope type ${JSON.stringify(type)} is not supported (${ROPE_TYPES.join(', ')} are)`);
     const theta = params && typeof params === 'object' && params.rope_theta !== undefined ? params.rope_theta : this.raw.rope_theta;
     if (theta === undefined || theta === null) return fallback;
     if (typeof theta !== 'number' || !(theta > 0)) this.fail('rope_theta', `must be a positive number, got ${JSON.stringify(theta)}`);
     return theta;
   }
 
-  /** The scaling object of a YaRN checkpoint (v4 `rope_scaling` or v5 `rope_parameters`), else null; parseModelConfig validates it. */
+  /** The scaling object of a YaRN, llama3 or linear checkpoint (v4 `rope_scaling` or v5 `rope_parameters`), else null; parseModelConfig validates it. */
   ropeScaling(): Record<string, unknown> | null {
     for (const key of ['rope_scaling', 'rope_parameters']) {
       const v = this.raw[key] as Record<string, unknown> | null | undefined;
-      if (!v || typeof v !== 'object' || (v.rope_type ?? v.type) !== 'yarn') continue;
+      if (!v || typeof v !== 'object') continue;
+      const type = v.rope_type ?? v.type;
+      if (type === 'llama3' || type === 'linear') return v;
+      if (type !== 'yarn') continue;
       const original = v.original_max_position_embeddings;
       if (typeof original !== 'number' || !Number.isInteger(original) || original <= 0) {
         this.fail(key, `(YaRN) needs "original_max_position_embeddings", a positive integer, got ${JSON.stringify(original)}`);
