@@ -1,11 +1,11 @@
 // `moekit generate`: text from a model directory, streamed to stdout as it is decoded (batch 1, KV
 // cache), with a stats line on stderr. Greedy by default, so a run is reproducible without a seed.
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { backend } from '../backend/index.js';
 import { ConfigError } from '../tensor/index.js';
 import { loadModel, type LoadedModel } from '../io/load.js';
 import { END_OF_TEXT, loadHfTokenizer, type HfTokenizer } from '../data/index.js';
-import { checkSampling, generateText, type GenerationStats, type SamplingOptions } from '../generate/index.js';
+import { checkSampling, generateText, generationDefaults, type GenerationStats, type SamplingOptions } from '../generate/index.js';
 import type { Command } from './command.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
 import { WEIGHTS_FLAG, WEIGHTS_USAGE, weightsFromFlags } from './weights_flag.js';
@@ -22,11 +22,13 @@ const USAGE = `moekit generate --model DIR --prompt TEXT [options]
 
   --model DIR        a model directory (config.json, model.safetensors, tokenizer.json)
   --prompt TEXT      the text to continue
-  --max-tokens N     most new tokens (default 128)
-  --temperature T    0 = greedy, the most likely token every step (default 0); > 0 samples from
-                     softmax(logits / T)
-  --top-k K          sample among the K most likely tokens only (default 0 = off)
-  --top-p P          nucleus sampling: the fewest most likely tokens holding probability P (default 1 = off)
+  --max-tokens N     most new tokens (default: max_new_tokens, else 128; at most max_length − prompt)
+  --temperature T    0 = greedy, the most likely token every step; > 0 samples from softmax(logits / T)
+                     (default: greedy, unless generation_config.json has do_sample: true)
+  --top-k K          sample among the K most likely tokens only (0 = off)
+  --top-p P          nucleus sampling: the fewest most likely tokens holding probability P (1 = off)
+  --repetition-penalty R
+                     logits of tokens already in the context ÷ R (if > 0) or × R (1 = off)
   --seed S           seed of the sampler (default 0): the same seed, model and flags give the same text
   --stop STR         stop before the first occurrence of STR (repeatable; STR is not printed)
   --chat             send the prompt as a user message through the model's chat template
@@ -36,6 +38,9 @@ const USAGE = `moekit generate --model DIR --prompt TEXT [options]
   --threads N        kernel threads (default: all cores)
 ${WEIGHTS_USAGE}
 
+Defaults come from the model's generation_config.json as transformers reads it (do_sample, temperature,
+top_k, top_p, repetition_penalty, max_new_tokens, max_length; a sampling file's omitted fields take
+transformers' defaults, e.g. top_k 50); without one, greedy, 128 tokens. Each flag overrides its field.
 Generation also ends at the model's end-of-sequence ids (eos_token_id of config.json and
 generation_config.json, tokenizer_config.json's eos_token, the tokenizer's ${END_OF_TEXT}). finish_reason: eos, stop (a --stop string) or length.`;
 
@@ -47,6 +52,7 @@ export const generateCommand: Command = {
     const { values } = parseFlags('generate', argv, {
       model: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
       temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
+      'repetition-penalty': { type: 'string' },
       stop: { type: 'string', multiple: true }, chat: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' },
       ...WEIGHTS_FLAG,
     });
@@ -54,18 +60,15 @@ export const generateCommand: Command = {
     if (!dir) throw new UsageError('moekit generate: --model DIR is required', 'see moekit generate --help');
     const prompt = stringFlag(values.prompt);
     if (prompt === undefined) throw new UsageError('moekit generate: --prompt TEXT is required');
-    const maxTokens = intFlag('generate', 'max-tokens', values['max-tokens']) ?? 128;
-    const sampling: SamplingOptions = {
-      temperature: numberFlag('generate', 'temperature', values.temperature) ?? 0,
-      topK: intFlag('generate', 'top-k', values['top-k'], 0) ?? 0,
-      topP: numberFlag('generate', 'top-p', values['top-p']) ?? 1,
+    const maxTokensFlag = intFlag('generate', 'max-tokens', values['max-tokens']);
+    const flags = {
+      temperature: numberFlag('generate', 'temperature', values.temperature),
+      topK: intFlag('generate', 'top-k', values['top-k'], 0),
+      topP: numberFlag('generate', 'top-p', values['top-p']),
+      repetitionPenalty: numberFlag('generate', 'repetition-penalty', values['repetition-penalty']),
       seed: intFlag('generate', 'seed', values.seed, 0) ?? 0,
     };
-    try {
-      checkSampling(sampling);
-    } catch (e) {
-      throw new UsageError(`moekit generate: ${(e as Error).message}`);
-    }
+    checkFlags({ temperature: flags.temperature ?? 0, topK: flags.topK ?? 0, topP: flags.topP ?? 1, repetitionPenalty: flags.repetitionPenalty ?? 1, seed: flags.seed });
     const stop = (values.stop as string[] | undefined) ?? [];
     if (stop.includes('')) throw new UsageError('moekit generate: --stop needs a non-empty string');
     const threads = intFlag('generate', 'threads', values.threads);
@@ -78,6 +81,16 @@ export const generateCommand: Command = {
     const tokenizer = hf.tokenizer;
     const promptIds = values.chat ? chatPromptIds(loaded, hf, prompt) : tokenizer.encode(prompt);
     if (promptIds.length === 0) throw new UsageError('moekit generate: the prompt is empty (it encodes to no tokens)');
+    const defaults = generationDefaults(loaded.generationConfig, join(loaded.dir, 'generation_config.json'));
+    const sampling: SamplingOptions = {
+      temperature: flags.temperature ?? defaults.sampling.temperature,
+      topK: flags.topK ?? defaults.sampling.topK,
+      topP: flags.topP ?? defaults.sampling.topP,
+      repetitionPenalty: flags.repetitionPenalty ?? defaults.sampling.repetitionPenalty,
+      seed: flags.seed,
+    };
+    const fromFile = Math.min(defaults.maxNewTokens ?? 128, defaults.maxLength === null ? Infinity : defaults.maxLength - promptIds.length);
+    const maxTokens = maxTokensFlag ?? Math.max(1, fromFile);
 
     const gen = generateText(loaded.model, tokenizer, promptIds, { maxTokens, sampling, stop, eosIds: eosIds(loaded, hf) });
     let text = '';
@@ -106,6 +119,15 @@ export const generateCommand: Command = {
       `(${backend().name}, ${backend().threads()} thread${backend().threads() === 1 ? '' : 's'}, ${loaded.model.weights} weights); finish: ${s.finishReason}\n`);
   },
 };
+
+/** The flags' sampling options, checked before the model loads (generation_config.json's are checked as it is read). */
+function checkFlags(sampling: SamplingOptions): void {
+  try {
+    checkSampling(sampling);
+  } catch (e) {
+    throw new UsageError(`moekit generate: ${(e as Error).message}`);
+  }
+}
 
 /**
  * The prompt as one user message in the model's chat template, ending with the assistant's header. The

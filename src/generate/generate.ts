@@ -57,7 +57,7 @@ export function generateTokens(model: DecoderLM, prompt: ArrayLike<number>, opts
   const maxLen = Math.min(maxPos, P + opts.maxTokens - 1);
   function* stream(): Generator<number, void, undefined> {
     const session = new DecodeSession(model, maxLen);
-    const sampler = new Sampler(opts.sampling, V);
+    const sampler = new Sampler(opts.sampling, V, prompt);
     const eos = new Set(opts.eosIds ?? []);
     let t0 = now();
     let logits = session.prefill(Int32Array.from(prompt));

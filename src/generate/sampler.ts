@@ -1,7 +1,9 @@
 // Next-token choice from a row of logits: greedy (temperature 0), or sampling from
 //   softmax(logits / temperature), restricted to the top-k logits (k > 0), then to the nucleus
 //   (Holtzman et al. 2020): the fewest most-probable tokens whose probability sums to ≥ top-p,
-//   renormalised. The order (temperature → top-k → top-p) is HF's logits-warper order.
+//   renormalised. The order (temperature → top-k → top-p) is HF's logits-warper order. Before any of
+//   them, HF's repetition penalty θ (Keskar et al. 2019, CTRL): the logit z of every token already in the
+//   context (prompt and output so far) becomes z/θ if z > 0, else z·θ.
 // Draws come from moekit's seeded Rng, so a seed reproduces a run. Ties are broken towards the lower
 // token id everywhere (argmax, top-k, nucleus order), so results never depend on sort stability.
 // Buffers are allocated once per vocabulary size: a step allocates nothing.
@@ -15,6 +17,8 @@ export interface SamplingOptions {
   /** Nucleus mass in (0, 1]; 1 = off. */
   topP: number;
   seed: number;
+  /** θ > 0 for tokens already in the context; 1 (default) = off. */
+  repetitionPenalty?: number;
 }
 
 export const GREEDY: SamplingOptions = { temperature: 0, topK: 0, topP: 1, seed: 0 };
@@ -24,6 +28,8 @@ export function checkSampling(o: SamplingOptions): void {
   if (!Number.isInteger(o.topK) || o.topK < 0) throw new ConfigError(`top-k must be an integer >= 0 (0 = off; got ${o.topK})`);
   if (!(o.topP > 0 && o.topP <= 1)) throw new ConfigError(`top-p must lie in (0, 1] (1 = off; got ${o.topP})`);
   if (!Number.isInteger(o.seed)) throw new ConfigError(`seed must be an integer (got ${o.seed})`);
+  const penalty = o.repetitionPenalty ?? 1;
+  if (!(penalty > 0) || !Number.isFinite(penalty)) throw new ConfigError(`repetition penalty must be a finite number > 0 (1 = off; got ${penalty})`);
 }
 
 /** Index of the largest value, the lowest index among equal maxima. */
@@ -40,17 +46,44 @@ export class Sampler {
   /** Probability (then unnormalised weight) by token id. */
   private readonly prob: Float64Array;
   private readonly byProbDesc = (a: number, b: number) => this.prob[b] - this.prob[a] || a - b;
+  private readonly penalty: number;
+  /** The context's distinct tokens (for the repetition penalty): a mark per id and the list of marked ids. */
+  private readonly seen: Uint8Array;
+  private readonly seenIds: Int32Array;
+  private seenCount = 0;
 
-  constructor(readonly opts: SamplingOptions, readonly vocabSize: number) {
+  /** `context`: the prompt, the first tokens the repetition penalty sees (each sampled token joins it). */
+  constructor(readonly opts: SamplingOptions, readonly vocabSize: number, context: ArrayLike<number> = []) {
     checkSampling(opts);
     this.rng = new Rng(opts.seed);
     this.ids = new Int32Array(vocabSize);
     this.prob = new Float64Array(vocabSize);
+    this.penalty = opts.repetitionPenalty ?? 1;
+    const tracked = this.penalty === 1 ? 0 : vocabSize;
+    this.seen = new Uint8Array(tracked);
+    this.seenIds = new Int32Array(tracked);
+    for (let i = 0; i < context.length; i++) this.observe(context[i]);
   }
 
-  /** The next token for logits [V]. */
+  /** The next token for logits [V] (with a repetition penalty, the row is penalised in place). */
   sample(logits: Float32Array): number {
+    const id = this.choose(logits);
+    this.observe(id);
+    return id;
+  }
+
+  private observe(id: number): void {
+    if (this.penalty === 1 || this.seen[id]) return;
+    this.seen[id] = 1;
+    this.seenIds[this.seenCount++] = id;
+  }
+
+  private choose(logits: Float32Array): number {
     if (logits.length !== this.vocabSize) throw new ConfigError(`sampler: ${logits.length} logits for a vocabulary of ${this.vocabSize}`);
+    for (let i = 0; i < this.seenCount; i++) {
+      const id = this.seenIds[i];
+      logits[id] = logits[id] > 0 ? logits[id] / this.penalty : logits[id] * this.penalty;
+    }
     if (this.opts.temperature === 0) return argmax(logits);
     const n = this.candidates(logits);
     const ids = this.ids, prob = this.prob;

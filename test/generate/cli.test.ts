@@ -89,6 +89,28 @@ test('generate --chat: the prompt goes through tokenizer_config.json\'s chat tem
   assert.equal(c.text, p.text);
 });
 
+test('generate: generation_config.json sets the defaults (max_new_tokens, repetition_penalty), each flag overrides', () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'moekit-gencfg-')), 'run');
+  cpSync(tinyRun(), dir, { recursive: true });
+  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ max_new_tokens: 9, repetition_penalty: 1.8 }));
+  const loaded = loadModel(dir);
+  const tok = Tokenizer.load(loaded.tokenizerPath!);
+  const prompt = tok.encode(PROMPT);
+  const eos = [tok.tokenToId('<|endoftext|>')!];
+  const library = (maxTokens: number, repetitionPenalty: number) =>
+    tok.decode([...generateTokens(loaded.model, prompt, { maxTokens, sampling: { ...GREEDY, repetitionPenalty }, eosIds: eos }).stream], { skipSpecial: true });
+  const fromFile = moekit('generate', '--model', dir, '--prompt', PROMPT, '--json');
+  assert.equal(fromFile.code, 0, fromFile.stderr);
+  assert.equal(JSON.parse(fromFile.stdout).text, library(9, 1.8));
+  const overridden = moekit('generate', '--model', dir, '--prompt', PROMPT, '--json', '--max-tokens', '5', '--repetition-penalty', '1');
+  assert.equal(JSON.parse(overridden.stdout).text, library(5, 1));
+  assert.notEqual(library(9, 1.8), library(9, 1), 'the penalty changes this continuation');
+  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ do_sample: 'yes' }));
+  const bad = moekit('generate', '--model', dir, '--prompt', PROMPT);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /generation_config.json: "do_sample" must be true or false, got "yes"/);
+});
+
 test('generate: one-line errors for a missing prompt, --chat without a template, bad sampling flags', () => {
   const dir = tinyRun();
   const oneLine = (r: ReturnType<typeof moekit>, pattern: RegExp) => {

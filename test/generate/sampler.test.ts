@@ -104,3 +104,15 @@ test('top-k ties keep the lower ids; bad options are refused', () => {
   assert.throws(() => new Sampler(opts({ topK: 1.5 }), 4), /top-k must be an integer/);
   assert.throws(() => s.sample(new Float32Array(5)), /5 logits for a vocabulary of 4/);
 });
+
+// HF's RepetitionPenaltyLogitsProcessor by hand: every distinct context token's logit z becomes z/θ
+// (z > 0) or z·θ (z ≤ 0), once however often it occurs; a sampled token joins the context.
+test('repetition penalty: context logits divided (positive) or multiplied (negative) by θ, sampled tokens join', () => {
+  const s = new Sampler(opts({ temperature: 0, repetitionPenalty: 2 }), 4, [0, 1, 0]);
+  const row = Float32Array.of(2, -1, 0.5, 1.9);
+  assert.equal(s.sample(row), 3); // [1, −2, 0.5, 1.9]: without the penalty, token 0
+  assert.deepEqual(row, Float32Array.of(1, -2, 0.5, 1.9));
+  assert.equal(s.sample(Float32Array.of(2, -1, 0.5, 1.9)), 0); // now 3 is in the context too: [1, −2, 0.5, 0.95]
+  assert.equal(new Sampler(opts({ temperature: 0 }), 4, [0]).sample(Float32Array.of(2, -1, 0.5, 1.9)), 0, 'θ = 1: off');
+  assert.throws(() => new Sampler(opts({ repetitionPenalty: 0 }), 4), /repetition penalty must be a finite number > 0/);
+});
