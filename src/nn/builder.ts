@@ -9,7 +9,7 @@ export type Init = { kind: 'normal'; std: number } | { kind: 'ones' } | { kind: 
 
 export type ParamMap = Map<string, Tensor>;
 
-/** How the weights that only matmuls read are held: f32, or 16-bit for inference (see `matrix`). */
+/** How weight matrices (Linear, experts, embedding) are held: f32, or 16-bit for inference (see `matrix`). */
 export type MatrixDtype = 'f32' | HalfDtype;
 
 export class ParamBuilder {
@@ -65,12 +65,12 @@ export class ParamBuilder {
 const HUGE_MIN_BYTES = 2 << 20;
 
 /** Zeroed storage of n floats for a parameter. */
-export function floatStorage(n: number): Float32Array {
+function floatStorage(n: number): Float32Array {
   return n * 4 >= HUGE_MIN_BYTES ? new Float32Array(backend().hugeBuffer(n * 4)) : new Float32Array(n);
 }
 
 /** Zeroed storage of n 16-bit values for an inference weight. */
-export function halfStorage(n: number): Uint16Array {
+function halfStorage(n: number): Uint16Array {
   return n * 2 >= HUGE_MIN_BYTES ? new Uint16Array(backend().hugeBuffer(n * 2)) : new Uint16Array(n);
 }
 

@@ -1,6 +1,6 @@
 // A tensor is a float32 buffer with a shape, an optional gradient buffer and a flag saying whether
 // gradients should flow to it. Compute is f32. The one exception is an inference weight held as 16-bit
-// floats (`half`): only the matmul ops read it (widening on the fly, exactly), so a model loaded from a
+// floats (`half`): only the matmul and embedding ops read it (widening on the fly, exactly), so a model loaded from a
 // bf16 checkpoint stays the checkpoint's size in memory. Reading `data` of such a tensor throws.
 import { acquire, acquireZeroed } from './pool.js';
 import { ShapeError, shapeStr, DtypeError } from './errors.js';
