@@ -23,12 +23,10 @@ export interface Backend {
   /** Number of threads the kernels may use (>= 1). The reference backend ignores it. */
   setThreads(n: number): void;
   /**
-   * Moves a long-lived buffer (weights read once per decoded token) onto huge pages where the OS allows,
-   * keeping its contents: fewer TLB misses when it is streamed from DRAM. Returns the bytes moved (the
-   * 2 MiB-aligned interior; 0 when refused or unsupported). Not a kernel: the reference backend does nothing.
+   * A zeroed ArrayBuffer of `bytes` on 2 MiB-aligned huge pages where the OS allows, for long-lived
+   * buffers a decode step streams (weights, the KV cache): fewer TLB misses. Not a kernel: the
+   * reference backend returns a plain ArrayBuffer.
    */
-  adviseHugePages(buf: F32): number;
-  /** A zeroed ArrayBuffer of `bytes` on 2 MiB-aligned huge pages where the OS allows (a plain one in the reference). */
   hugeBuffer(bytes: number): ArrayBuffer;
 
   // ---- GEMM -------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // `model.layers.0.self_attn.q_proj.weight`. Creation order is fixed by construction order, so a seed
 // gives the same initial weights every time.
 import { backend } from '../backend/index.js';
+import { floatStorage, halfStorage } from './storage.js';
 import { ConfigError, numel, Rng, Tensor, type HalfDtype } from '../tensor/index.js';
 
 export type Init = { kind: 'normal'; std: number } | { kind: 'ones' } | { kind: 'zeros' };
@@ -58,20 +59,6 @@ export class ParamBuilder {
     this.params.set(full, t);
     return t;
   }
-}
-
-// Buffers from 2 MiB up are allocated on huge pages: a decode step streams every weight once per token,
-// and with 4 KiB pages the TLB misses cost about a third of the bandwidth (native/memory.cc).
-const HUGE_MIN_BYTES = 2 << 20;
-
-/** Zeroed storage of n floats for a parameter. */
-function floatStorage(n: number): Float32Array {
-  return n * 4 >= HUGE_MIN_BYTES ? new Float32Array(backend().hugeBuffer(n * 4)) : new Float32Array(n);
-}
-
-/** Zeroed storage of n 16-bit values for an inference weight. */
-function halfStorage(n: number): Uint16Array {
-  return n * 2 >= HUGE_MIN_BYTES ? new Uint16Array(backend().hugeBuffer(n * 2)) : new Uint16Array(n);
 }
 
 /**

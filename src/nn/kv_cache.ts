@@ -7,6 +7,7 @@
 // truncate(n) rewinds to a prefix (reuse a shared prompt prefix, or undo a failed pass).
 import { backend } from '../backend/index.js';
 import { ShapeError, output, type Tensor } from '../tensor/index.js';
+import { floatStorage } from './storage.js';
 
 /** Row widths of one layer's cache: kvHeads·headDim for keys, kvHeads·valueDim for values. */
 export interface CacheLayerWidths {
@@ -41,7 +42,7 @@ export class KVCache {
 
   constructor(readonly maxLen: number, readonly layers: readonly CacheLayerWidths[]) {
     if (!Number.isInteger(maxLen) || maxLen < 1) throw new ShapeError(`KVCache: maxLen must be a positive integer (got ${maxLen})`);
-    this.storage = new Float32Array(maxLen * layers.reduce((n, l) => n + l.keyWidth + l.valueWidth, 0));
+    this.storage = floatStorage(maxLen * layers.reduce((n, l) => n + l.keyWidth + l.valueWidth, 0)); // read whole every step
     let at = 0;
     const take = (n: number) => this.storage.subarray(at, (at += n));
     this.keys = layers.map((l) => take(maxLen * l.keyWidth));

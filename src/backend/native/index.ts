@@ -13,7 +13,6 @@ interface Addon extends Record<string, unknown> {
   threads(): number;
   setThreads(n: number): void;
   hardwareThreads(): number;
-  adviseHugePages(buf: Float32Array): number;
   hugeBuffer(bytes: number): ArrayBuffer;
 }
 
@@ -66,7 +65,6 @@ export function loadNativeBackend(): Backend {
     isa: addon.isa(),
     threads: () => addon.threads(),
     setThreads: (n: number) => addon.setThreads(n),
-    adviseHugePages: (buf: Float32Array) => addon.adviseHugePages(buf),
     hugeBuffer: (bytes: number) => addon.hugeBuffer(bytes),
   };
 }

@@ -24,7 +24,6 @@ export const referenceBackend: Backend = {
   isa: 'js',
   threads: () => 1,
   setThreads: () => {}, // single-threaded by design; accepted so callers need not special-case it
-  adviseHugePages: () => 0,
   hugeBuffer: (bytes: number) => new ArrayBuffer(bytes),
   matmul,
   matmulHalf,
