@@ -71,7 +71,9 @@ function convertToHf(dir: string, dtypeFlag: string | undefined, outFlag: string
   for (const f of ['approximate', 'k']) if (values[f] !== undefined) throw new UsageError(`moekit convert: --${f} only applies with --to gguf`);
   const dtype = HF_DTYPES[(dtypeFlag ?? 'f32').toLowerCase()];
   if (!dtype) throw new UsageError(`moekit convert: --dtype for --to hf must be one of ${Object.keys(HF_DTYPES).join(', ')}, got "${dtypeFlag}"`);
-  const source = loadModel(resolve(dir));
+  // 16-bit weights stay as held for a 16-bit target (written as they are, or converted one at a time);
+  // an F32 target is widened at load, where a 16-bit-held model would need its f32 copy on top.
+  const source = loadModel(resolve(dir), { weights: dtype === 'F32' ? 'f32' : 'auto' });
   const out = resolve(outFlag ?? `${resolve(dir)}-hf`);
   const r = exportHf(source.model, out, { dtype, sourceDir: source.dir, source });
   process.stdout.write(`wrote ${out}: HuggingFace ${r.architecture}, ${r.tensors} tensors, ${dtype}, ${(r.bytes / 2 ** 20).toFixed(1)} MiB\n`);

@@ -9,10 +9,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DecoderLM, parseModelConfig, type ModelConfig } from '../models/index.js';
 import { backend } from '../backend/index.js';
-import { ConfigError, MoekitError, shapeStr, type HalfDtype, type Tensor } from '../tensor/index.js';
+import { ConfigError, MoekitError, shapeStr, type Tensor } from '../tensor/index.js';
 import type { MatrixDtype } from '../nn/index.js';
 import { toFloat32, type SafetensorsTensor } from './safetensors/index.js';
 import { ModelLoadError } from './errors.js';
+import { FILE_DTYPE } from './weight_values.js';
 import { detectArchitecture, HfConfigReader, type HfArchitecture } from './hf/index.js';
 import { NameMapper } from './hf/names.js';
 import { openWeights, type WeightSource } from './hf/weights.js';
@@ -77,8 +78,6 @@ function resolveWeights(option: WeightsOption, source: WeightSource): MatrixDtyp
   const only = [...dtypes][0];
   return only === 'BF16' ? 'bf16' : only === 'F16' ? 'f16' : 'f32';
 }
-
-const FILE_DTYPE: Record<HalfDtype, string> = { bf16: 'BF16', f16: 'F16' };
 
 /** p ← values: copied into an f32 parameter, rounded into a 16-bit one. */
 function store(p: Tensor, values: Float32Array): void {

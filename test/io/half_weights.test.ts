@@ -5,12 +5,14 @@
 // rounded through f16 by hand.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel, parseWeightsOption, type LoadedModel } from '../../src/io/load.js';
 import { exportHf } from '../../src/io/hf/export.js';
+import { exportGguf, planGguf, writeGguf } from '../../src/io/gguf/index.js';
+import { Tokenizer } from '../../src/data/index.js';
 import { referenceBackend } from '../../src/backend/index.js';
 import { generateTokens, GREEDY } from '../../src/generate/index.js';
 import { ConfigError, DtypeError, withGraph } from '../../src/tensor/index.js';
@@ -94,18 +96,49 @@ test('--weights f16 on an F32 checkpoint rounds every matrix but the router to f
   assert.deepEqual(run(half, ids).logits, run(rounded, ids).logits);
 });
 
-test('a 16-bit model is for inference: gradients, export and raw-weight reads are refused with the way out', () => {
+test('a 16-bit model is for inference: gradients and raw-weight reads are refused with the way out', () => {
   const loaded = loadModel(OWN_FIXTURES + 'llama', { weights: 'bf16' });
   const ids = Int32Array.from([1, 2, 3]);
   assert.throws(() => withGraph(() => loaded.model.forward(ids, 1, 3, { training: true, step: 0 })),
     (e: unknown) => e instanceof DtypeError && /held as bf16 for inference/.test(e.message) && /--weights f32/.test(e.hint ?? ''));
-  const root = mkdtempSync(join(tmpdir(), 'moekit-half-'));
-  try {
-    assert.throws(() => exportHf(loaded.model, join(root, 'export'), { dtype: 'BF16' }),
-      (e: unknown) => e instanceof DtypeError && /\[\d+, \d+\] weight is held as bf16/.test(e.message));
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  assert.throws(() => loaded.model.params.get('lm_head.weight')?.data ?? loaded.model.params.get('model.embed_tokens.weight')!.data,
+    (e: unknown) => e instanceof DtypeError && /\[\d+, \d+\] weight is held as bf16/.test(e.message));
   assert.throws(() => parseWeightsOption('f8', 'moekit generate --weights'),
     (e: unknown) => e instanceof ConfigError && /unknown weights dtype "f8"/.test(e.message) && /auto, f32, bf16, f16/.test(e.hint ?? ''));
 });
+
+// Exports read 16-bit weights as held (same dtype: the bits themselves) or widened one tensor at a time:
+// the files must be byte for byte those exported from the f32 load of the same checkpoint.
+test('exports of a bf16-held model equal those of its f32 load, byte for byte (HF BF16 and F32, GGUF bf16 and f16)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'moekit-half-'));
+  const runDir = writeRunDir(makeModel(MOE, 12));
+  try {
+    const bf16Dir = join(root, 'bf16');
+    exportHf(loadModel(runDir).model, bf16Dir, { dtype: 'BF16' });
+    tokenizerInto(runDir, bf16Dir);
+    const held = loadModel(bf16Dir, { weights: 'auto' });
+    const wide = loadModel(bf16Dir, { weights: 'f32' });
+    assert.equal(held.model.params.get('lm_head.weight')!.half?.dtype, 'bf16');
+    for (const dtype of ['BF16', 'F32'] as const) {
+      exportHf(held.model, join(root, `held-${dtype}`), { dtype });
+      exportHf(wide.model, join(root, `wide-${dtype}`), { dtype });
+      assert.ok(readFileSync(join(root, `held-${dtype}`, 'model.safetensors')).equals(readFileSync(join(root, `wide-${dtype}`, 'model.safetensors'))), `HF ${dtype}`);
+    }
+    assert.ok(readFileSync(join(root, 'held-BF16', 'model.safetensors')).equals(readFileSync(join(bf16Dir, 'model.safetensors'))), 'BF16 → BF16 rewrites the same file');
+    for (const dtype of ['bf16', 'f16'] as const) {
+      const out = join(root, `model-${dtype}.gguf`);
+      exportGguf(bf16Dir, out, { dtype }); // loads with --weights auto: bf16-held
+      const tokenizer = Tokenizer.load(join(bf16Dir, 'tokenizer.json'));
+      const plan = planGguf(wide.config, wide.model.params, tokenizer, { dtype, name: 'bf16' }, bf16Dir);
+      writeGguf(join(root, `wide-${dtype}.gguf`), plan.metadata, plan.tensors);
+      assert.ok(readFileSync(out).equals(readFileSync(join(root, `wide-${dtype}.gguf`))), `GGUF ${dtype}`);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
+
+function tokenizerInto(from: string, to: string): void {
+  writeFileSync(join(to, 'tokenizer.json'), readFileSync(join(from, 'tokenizer.json')));
+}

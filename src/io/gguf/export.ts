@@ -65,7 +65,7 @@ export interface GgufExportResult extends Omit<GgufPlan, 'metadata' | 'tensors'>
 
 /** Export a moekit model directory (config.json, model.safetensors, tokenizer.json) to a GGUF file. */
 export function exportGguf(dir: string, out: string, opts: GgufExportOptions = {}): GgufExportResult {
-  const loaded = loadModel(dir);
+  const loaded = loadModel(dir, { weights: 'auto' }); // a 16-bit checkpoint stays 16-bit until each tensor is written
   if (!loaded.tokenizerPath) {
     throw new GgufError('Unexportable', `${dir} has no tokenizer.json`, 'a GGUF file embeds the tokenizer; copy the tokenizer.json the model was trained with into the directory');
   }

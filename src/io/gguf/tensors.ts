@@ -11,6 +11,7 @@ import { ropeSliceToPairs, splitKvB } from './mla.js';
 import { encodeF32 } from './quantize.js';
 import type { GgufTensorSpec } from './writer.js';
 import { unexportable, type SourceTensor } from './types.js';
+import { f32Values } from '../weight_values.js';
 
 /**
  * Moves the rows of a [n·hd, cols] projection within each head: row s·hd/2 + j (rotate-half order) ↔
@@ -62,15 +63,18 @@ export class TensorList {
 
   constructor(private readonly params: ReadonlyMap<string, SourceTensor>, private readonly dtype: GgmlType, private readonly source: string) {}
 
-  /** The HF tensor `name`, which must have `shape`. */
-  take(name: string, shape: readonly number[]): Float32Array {
+  /**
+   * The HF tensor `name`, which must have `shape`, checked now and read when the writer gets there (a
+   * 16-bit weight is widened then, one tensor at a time).
+   */
+  take(name: string, shape: readonly number[]): () => Float32Array {
     const t = this.params.get(name);
     if (!t) throw unexportable(this.source, `missing tensor ${name} [${shape.join(', ')}]`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw unexportable(this.source, `tensor ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
     }
     this.used.add(name);
-    return t.data;
+    return () => f32Values(t);
   }
 
   /**
@@ -110,12 +114,10 @@ function sharedExpertTensors(b: string, p: string, H: number, width: number, gat
     return;
   }
   if (gated) {
-    const gate = list.take(`${p}.mlp.shared_expert_gate.weight`, [1, H]);
-    list.add(`${b}.ffn_gate_inp_shexp.weight`, { shape: [H], values: () => gate });
+    list.add(`${b}.ffn_gate_inp_shexp.weight`, { shape: [H], values: list.take(`${p}.mlp.shared_expert_gate.weight`, [1, H]) });
   }
   for (const [proj, gguf, shape] of [['gate_proj', 'gate', [width, H]], ['up_proj', 'up', [width, H]], ['down_proj', 'down', [H, width]]] as const) {
-    const w = list.take(`${p}.mlp.shared_experts.${proj}.weight`, shape);
-    list.add(`${b}.ffn_${gguf}_shexp.weight`, { shape, values: () => w });
+    list.add(`${b}.ffn_${gguf}_shexp.weight`, { shape, values: list.take(`${p}.mlp.shared_experts.${proj}.weight`, shape) });
   }
 }
 
@@ -133,24 +135,24 @@ function mlaTensors(c: ModelConfig, b: string, p: string, list: TensorList): voi
   const qRows = (w: Float32Array, cols: number) => (pairs ? w : ropeSliceToPairs(w, nh, dk, dn, dr, cols));
   if (qr === null) {
     const q = list.take(`${a}.q_proj.weight`, [nh * dk, H]);
-    list.add(`${b}.attn_q.weight`, { shape: [nh * dk, H], values: () => qRows(q, H) });
+    list.add(`${b}.attn_q.weight`, { shape: [nh * dk, H], values: () => qRows(q(), H) });
   } else {
     const qA = list.take(`${a}.q_a_proj.weight`, [qr, H]);
-    list.add(`${b}.attn_q_a.weight`, { shape: [qr, H], values: () => qA });
+    list.add(`${b}.attn_q_a.weight`, { shape: [qr, H], values: qA });
     const qNorm = list.take(`${a}.q_a_layernorm.weight`, [qr]);
-    list.add(`${b}.attn_q_a_norm.weight`, { shape: [qr], values: () => qNorm });
+    list.add(`${b}.attn_q_a_norm.weight`, { shape: [qr], values: qNorm });
     const qB = list.take(`${a}.q_b_proj.weight`, [nh * dk, qr]);
-    list.add(`${b}.attn_q_b.weight`, { shape: [nh * dk, qr], values: () => qRows(qB, qr) });
+    list.add(`${b}.attn_q_b.weight`, { shape: [nh * dk, qr], values: () => qRows(qB(), qr) });
   }
   const kvA = list.take(`${a}.kv_a_proj_with_mqa.weight`, [kvr + dr, H]);
-  list.add(`${b}.attn_kv_a_mqa.weight`, { shape: [kvr + dr, H], values: () => (pairs ? kvA : ropeSliceToPairs(kvA, 1, kvr + dr, kvr, dr, H)) });
+  list.add(`${b}.attn_kv_a_mqa.weight`, { shape: [kvr + dr, H], values: () => (pairs ? kvA() : ropeSliceToPairs(kvA(), 1, kvr + dr, kvr, dr, H)) });
   const kvNorm = list.take(`${a}.kv_a_layernorm.weight`, [kvr]);
-  list.add(`${b}.attn_kv_a_norm.weight`, { shape: [kvr], values: () => kvNorm });
+  list.add(`${b}.attn_kv_a_norm.weight`, { shape: [kvr], values: kvNorm });
   const kvB = list.take(`${a}.kv_b_proj.weight`, [nh * (dn + dv), kvr]);
-  list.add(`${b}.attn_k_b.weight`, { shape: [nh, kvr, dn], values: () => splitKvB(kvB, nh, dn, dv, kvr).kB });
-  list.add(`${b}.attn_v_b.weight`, { shape: [nh, dv, kvr], values: () => splitKvB(kvB, nh, dn, dv, kvr).vB });
+  list.add(`${b}.attn_k_b.weight`, { shape: [nh, kvr, dn], values: () => splitKvB(kvB(), nh, dn, dv, kvr).kB });
+  list.add(`${b}.attn_v_b.weight`, { shape: [nh, dv, kvr], values: () => splitKvB(kvB(), nh, dn, dv, kvr).vB });
   const o = list.take(`${a}.o_proj.weight`, [H, nh * dv]);
-  list.add(`${b}.attn_output.weight`, { shape: [H, nh * dv], values: () => o });
+  list.add(`${b}.attn_output.weight`, { shape: [H, nh * dv], values: o });
 }
 
 /** Standard attention (§5.7): q/k/v/o with optional biases and q/k norms; Q/K rows permuted for NORM RoPE (§5.5). */
@@ -160,16 +162,13 @@ function attentionTensors(c: ModelConfig, arch: GgufArch, b: string, p: string, 
   const nh = c.num_attention_heads;
   const nkv = c.num_key_value_heads;
   const permute = arch.rope === 'norm';
-  const copy = (name: string, shape: [number] | [number, number]) => {
-    const w = list.take(name, shape);
-    return { shape, values: () => w };
-  };
+  const copy = (name: string, shape: [number] | [number, number]) => ({ shape, values: list.take(name, shape) });
   for (const [proj, gguf, heads] of [['q_proj', 'attn_q', nh], ['k_proj', 'attn_k', nkv]] as const) {
     const w = list.take(`${p}.self_attn.${proj}.weight`, [heads * hd, H]);
-    list.add(`${b}.${gguf}.weight`, { shape: [heads * hd, H], values: () => (permute ? permuteRotateHalfRows(w, heads, hd, H) : w) });
+    list.add(`${b}.${gguf}.weight`, { shape: [heads * hd, H], values: () => (permute ? permuteRotateHalfRows(w(), heads, hd, H) : w()) });
     if (c.attention_bias || c.qkv_bias) { // biases are permuted like the weight rows (§5.5)
       const bias = list.take(`${p}.self_attn.${proj}.bias`, [heads * hd]);
-      list.add(`${b}.${gguf}.bias`, { shape: [heads * hd], values: () => (permute ? permuteRotateHalfRows(bias, heads, hd, 1) : bias) });
+      list.add(`${b}.${gguf}.bias`, { shape: [heads * hd], values: () => (permute ? permuteRotateHalfRows(bias(), heads, hd, 1) : bias()) });
     }
   }
   if (arch.qkNorm !== 'none') { // per head: one [hd] weight shared by all heads; full: [heads·hd]
@@ -185,11 +184,8 @@ function attentionTensors(c: ModelConfig, arch: GgufArch, b: string, p: string, 
 
 export function decoderTensors(c: ModelConfig, choice: ArchChoice, list: TensorList): void {
   const H = c.hidden_size;
-  // Sources are taken (shape-checked, by reference) now; conversions run when the writer gets there.
-  const copy = (name: string, shape: [number] | [number, number], keepF32 = false) => {
-    const w = list.take(name, shape);
-    return { shape, values: () => w, keepF32 };
-  };
+  // Sources are taken (shape-checked) now; reads and conversions run when the writer gets there.
+  const copy = (name: string, shape: [number] | [number, number], keepF32 = false) => ({ shape, values: list.take(name, shape), keepF32 });
   list.add('token_embd.weight', copy('model.embed_tokens.weight', [c.vocab_size, H]));
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const p = `model.layers.${l}`;
@@ -212,7 +208,7 @@ export function decoderTensors(c: ModelConfig, choice: ArchChoice, list: TensorL
       if (choice.gating?.selectionBias) list.add(`${b}.exp_probs_b.bias`, copy(`${p}.mlp.gate.e_score_correction_bias`, [E]));
       for (const [proj, gguf, shape] of [['gate_proj', 'gate', [W, H]], ['up_proj', 'up', [W, H]], ['down_proj', 'down', [H, W]]] as const) {
         const parts = Array.from({ length: E }, (_, e) => list.take(`${p}.mlp.experts.${e}.${proj}.weight`, shape));
-        list.add(`${b}.ffn_${gguf}_exps.weight`, { shape: [E, ...shape], values: () => stack(parts) });
+        list.add(`${b}.ffn_${gguf}_exps.weight`, { shape: [E, ...shape], values: () => stack(parts.map((part) => part())) });
       }
       const shared = choice.arch.sharedExpert;
       if (shared !== 'none') sharedExpertTensors(b, p, H, moe.sharedWidth, shared === 'gated', shared === 'gated' ? ZERO_SHARED_WIDTH : W, list);
@@ -223,10 +219,10 @@ export function decoderTensors(c: ModelConfig, choice: ArchChoice, list: TensorL
     list.add(`${b}.ffn_gate_inp.weight`, { shape: [E, H], values: () => new Float32Array(E * H), keepF32: true });
     for (const [proj, gguf] of [['gate_proj', 'gate'], ['up_proj', 'up']] as const) {
       const w = list.take(`${p}.mlp.${proj}.weight`, [I, H]);
-      list.add(`${b}.ffn_${gguf}_exps.weight`, { shape: [E, W, H], values: () => stack(new Array(E).fill(padMatrix(w, I, H, W, H))) });
+      list.add(`${b}.ffn_${gguf}_exps.weight`, { shape: [E, W, H], values: () => stack(new Array(E).fill(padMatrix(w(), I, H, W, H))) });
     }
     const down = list.take(`${p}.mlp.down_proj.weight`, [H, I]);
-    list.add(`${b}.ffn_down_exps.weight`, { shape: [E, H, W], values: () => stack(new Array(E).fill(padMatrix(down, H, I, H, W))) });
+    list.add(`${b}.ffn_down_exps.weight`, { shape: [E, H, W], values: () => stack(new Array(E).fill(padMatrix(down(), H, I, H, W))) });
   }
   list.add('output_norm.weight', copy('model.norm.weight', [H]));
   const rule = ropeScalingRule(c);

@@ -1,5 +1,6 @@
 // What the GGUF exporter (export.ts) takes: the dtypes it writes (§5.3), its options, the source
 // tensors, and the error it refuses a model with.
+import type { Tensor } from '../../tensor/index.js';
 import { GgufError } from '../errors.js';
 import type { GgmlType } from './format.js';
 
@@ -11,11 +12,8 @@ export const DTYPES: Readonly<Record<GgufDtype, { type: GgmlType; fileType: numb
   f32: { type: 'F32', fileType: 0 }, f16: { type: 'F16', fileType: 1 }, q8_0: { type: 'Q8_0', fileType: 7 }, bf16: { type: 'BF16', fileType: 32 },
 };
 
-/** A named tensor in PyTorch layout (row-major, shape as HF writes it). */
-export interface SourceTensor {
-  data: Float32Array;
-  shape: readonly number[];
-}
+/** A named tensor in PyTorch layout (row-major, shape as HF writes it): f32, or a 16-bit inference weight. */
+export type SourceTensor = Pick<Tensor, 'shape' | 'size' | 'half' | 'data'>;
 
 export interface GgufExportOptions {
   dtype?: GgufDtype;

@@ -9,6 +9,8 @@ import { expertsPerLayer, toHfConfig, type DecoderLM, type ModelConfig } from '.
 import { fsyncDir, writeFileAtomic } from '../atomic.js';
 import { ModelLoadError } from '../errors.js';
 import { fromFloat32, writeSafetensors, type SafetensorsTensor } from '../safetensors/index.js';
+import { FILE_DTYPE, f32Values } from '../weight_values.js';
+import type { Tensor } from '../../tensor/index.js';
 import { mixtral } from './mixtral.js';
 import { llama, moekitMoe } from './moekit.js';
 import { NameMapper } from './names.js';
@@ -59,6 +61,12 @@ export interface ExportResult {
   bytes: number;
 }
 
+/** A parameter as a safetensors tensor: a 16-bit weight already in `dtype` as it is held (no copy). */
+function exportTensor(name: string, p: Tensor, dtype: ExportDtype): SafetensorsTensor {
+  if (p.half && dtype === FILE_DTYPE[p.half.dtype]) return { name, dtype, shape: p.shape, data: p.half.bits };
+  return fromFloat32(name, p.shape, f32Values(p), dtype);
+}
+
 /**
  * Write `model` as an HF directory at `outDir` (created; refused if it exists): model.safetensors,
  * config.json, and the source's tokenizer files and generation_config.json. Written into a temporary
@@ -72,7 +80,7 @@ export function exportHf(model: DecoderLM, outDir: string, opts: {
   const { architecture, config } = hfTarget(model, opts.source ?? null);
   const names = new NameMapper(architecture.names);
   const tensors: SafetensorsTensor[] = [];
-  for (const [name, p] of model.params) tensors.push(fromFloat32(names.toHf(name), p.shape, p.data, dtype));
+  for (const [name, p] of model.params) tensors.push(exportTensor(names.toHf(name), p, dtype));
   const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
