@@ -79,11 +79,27 @@ function resolveWeights(option: WeightsOption, source: WeightSource): MatrixDtyp
   return only === 'BF16' ? 'bf16' : only === 'F16' ? 'f16' : 'f32';
 }
 
-/** p ← values: copied into an f32 parameter, rounded into a 16-bit one. */
-function store(p: Tensor, values: Float32Array): void {
-  if (!p.half) p.data.set(values);
-  else if (p.half.dtype === 'bf16') backend().f32ToBf16(p.half.bits, values, p.size);
-  else backend().f32ToF16(p.half.bits, values, p.size);
+/** f16's largest finite value: anything beyond rounds to infinity. */
+const F16_MAX = 65504;
+
+/**
+ * p ← values: copied into an f32 parameter, rounded into a 16-bit one. Rounding to f16 refuses values
+ * beyond its range (they would become ±inf: a silently different model); bf16 has f32's range.
+ */
+function store(p: Tensor, values: Float32Array, where: string): void {
+  if (!p.half) {
+    p.data.set(values);
+  } else if (p.half.dtype === 'bf16') {
+    backend().f32ToBf16(p.half.bits, values, p.size);
+  } else {
+    let worst = 0;
+    for (let i = 0; i < values.length; i++) if (Math.abs(values[i]) > worst) worst = Math.abs(values[i]);
+    if (worst > F16_MAX && Number.isFinite(worst)) {
+      throw new ModelLoadError(`${where}: a value of magnitude ${worst} is beyond float16's range (±${F16_MAX}); --weights f16 would make it infinite`,
+        'use --weights bf16 (the range of f32) or --weights f32');
+    }
+    backend().f32ToF16(p.half.bits, values, p.size);
+  }
 }
 
 /** Copy a checkpoint's tensors into the model's parameters, checking names and shapes both ways. */
@@ -102,7 +118,7 @@ export function loadWeights(model: DecoderLM, source: WeightSource, mapper: Name
       throw new ModelLoadError(`${source.path}: tensor ${from} has shape ${shapeStr(shape)}, config.json gives ${shapeStr(p.shape)}`);
     }
     if (filled.has(target)) throw new ModelLoadError(`${source.path}: tensor ${target} is given twice (last as ${from})`);
-    store(p, data);
+    store(p, data, `${source.path}: tensor ${from}`);
     filled.add(target);
   };
   let scratch = new Uint16Array(0); // F16/BF16 bytes on their way to f32, reused across tensors
@@ -137,7 +153,7 @@ export function loadWeights(model: DecoderLM, source: WeightSource, mapper: Name
         if (wide.length < p.size) wide = new Float32Array(p.size);
         const values = wide.subarray(0, p.size);
         readF32(name, dtype, values);
-        store(p, values);
+        store(p, values, `${source.path}: tensor ${name}`);
       } else {
         readF32(name, dtype, p.data); // F32: the file's bytes straight into the parameter
       }

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel, parseWeightsOption, type LoadedModel } from '../../src/io/load.js';
+import { loadModel, ModelLoadError, parseWeightsOption, type LoadedModel } from '../../src/io/load.js';
 import { exportHf } from '../../src/io/hf/export.js';
 import { exportGguf, planGguf, writeGguf } from '../../src/io/gguf/index.js';
 import { Tokenizer } from '../../src/data/index.js';
@@ -142,3 +142,18 @@ test('exports of a bf16-held model equal those of its f32 load, byte for byte (H
 function tokenizerInto(from: string, to: string): void {
   writeFileSync(join(to, 'tokenizer.json'), readFileSync(join(from, 'tokenizer.json')));
 }
+
+test('--weights f16 refuses a weight beyond float16\'s range (it would become infinite), naming the tensor; bf16 holds it', () => {
+  const model = makeModel({}, 13);
+  model.params.get('model.layers.1.mlp.up_proj.weight')!.data[7] = -1e5;
+  const dir = writeRunDir(model);
+  try {
+    assert.throws(() => loadModel(dir, { weights: 'f16' }), (e: unknown) => e instanceof ModelLoadError
+      && /model\.safetensors: tensor model\.layers\.1\.mlp\.up_proj\.weight: a value of magnitude 100000 is beyond float16's range \(±65504\)/.test(e.message)
+      && /--weights bf16/.test(e.hint ?? ''));
+    const held = loadModel(dir, { weights: 'bf16' }).model.params.get('model.layers.1.mlp.up_proj.weight')!;
+    assert.equal(held.half!.bits[7], 0xc7c3); // −1e5 to the nearest bf16: −99840 = −1.5234375 · 2^16
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
