@@ -13,7 +13,7 @@ import { ConfigError, MoekitError, shapeStr, type Tensor } from '../tensor/index
 import type { MatrixDtype } from '../nn/index.js';
 import { toFloat32, type SafetensorsTensor } from './safetensors/index.js';
 import { ModelLoadError } from './errors.js';
-import { FILE_DTYPE } from './weight_values.js';
+import { beyondF16, F16_MAX, FILE_DTYPE } from './weight_values.js';
 import { detectArchitecture, HfConfigReader, type HfArchitecture } from './hf/index.js';
 import { NameMapper } from './hf/names.js';
 import { openWeights, type WeightSource } from './hf/weights.js';
@@ -79,9 +79,6 @@ function resolveWeights(option: WeightsOption, source: WeightSource): MatrixDtyp
   return only === 'BF16' ? 'bf16' : only === 'F16' ? 'f16' : 'f32';
 }
 
-/** f16's largest finite value: anything beyond rounds to infinity. */
-const F16_MAX = 65504;
-
 /**
  * p ← values: copied into an f32 parameter, rounded into a 16-bit one. Rounding to f16 refuses values
  * beyond its range (they would become ±inf: a silently different model); bf16 has f32's range.
@@ -92,9 +89,8 @@ function store(p: Tensor, values: Float32Array, where: string): void {
   } else if (p.half.dtype === 'bf16') {
     backend().f32ToBf16(p.half.bits, values, p.size);
   } else {
-    let worst = 0;
-    for (let i = 0; i < values.length; i++) if (Math.abs(values[i]) > worst) worst = Math.abs(values[i]);
-    if (worst > F16_MAX && Number.isFinite(worst)) {
+    const worst = beyondF16(values);
+    if (worst > 0) {
       throw new ModelLoadError(`${where}: a value of magnitude ${worst} is beyond float16's range (±${F16_MAX}); --weights f16 would make it infinite`,
         'use --weights bf16 (the range of f32) or --weights f32');
     }

@@ -5,7 +5,7 @@
 // rounded through f16 by hand.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { loadModel, ModelLoadError, parseWeightsOption, type LoadedModel } from 
 import { exportHf } from '../../src/io/hf/export.js';
 import { exportGguf, planGguf, writeGguf } from '../../src/io/gguf/index.js';
 import { Tokenizer } from '../../src/data/index.js';
+import { GgufError } from '../../src/io/errors.js';
 import { referenceBackend } from '../../src/backend/index.js';
 import { generateTokens, GREEDY } from '../../src/generate/index.js';
 import { ConfigError, DtypeError, withGraph } from '../../src/tensor/index.js';
@@ -143,7 +144,7 @@ function tokenizerInto(from: string, to: string): void {
   writeFileSync(join(to, 'tokenizer.json'), readFileSync(join(from, 'tokenizer.json')));
 }
 
-test('--weights f16 refuses a weight beyond float16\'s range (it would become infinite), naming the tensor; bf16 holds it', () => {
+test('f16 refuses a weight beyond float16\'s range (it would become infinite), naming the tensor: --weights f16, HF F16 and GGUF f16 exports; bf16 holds it', () => {
   const model = makeModel({}, 13);
   model.params.get('model.layers.1.mlp.up_proj.weight')!.data[7] = -1e5;
   const dir = writeRunDir(model);
@@ -153,6 +154,12 @@ test('--weights f16 refuses a weight beyond float16\'s range (it would become in
       && /--weights bf16/.test(e.hint ?? ''));
     const held = loadModel(dir, { weights: 'bf16' }).model.params.get('model.layers.1.mlp.up_proj.weight')!;
     assert.equal(held.half!.bits[7], 0xc7c3); // −1e5 to the nearest bf16: −99840 = −1.5234375 · 2^16
+    const beyond = /tensor model\.layers\.1\.mlp\.up_proj\.weight: a value of magnitude 100000 is beyond float16's range \(±65504\)/;
+    assert.throws(() => exportHf(model, join(dir, 'hf'), { dtype: 'F16' }), (e: unknown) => e instanceof ModelLoadError && beyond.test(e.message));
+    assert.ok(!existsSync(join(dir, 'hf')), 'nothing half-written');
+    assert.throws(() => exportGguf(dir, join(dir, 'model.gguf'), { dtype: 'f16' }), (e: unknown) => e instanceof GgufError
+      && /tensor blk\.1\.ffn_up\.weight: a value of magnitude 100000 is beyond float16's range/.test(e.message) && /--dtype bf16/.test(e.hint ?? ''));
+    assert.ok(!existsSync(join(dir, 'model.gguf')), 'nothing half-written');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

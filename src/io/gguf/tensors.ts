@@ -11,7 +11,7 @@ import { ropeSliceToPairs, splitKvB } from './mla.js';
 import { encodeF32 } from './quantize.js';
 import type { GgufTensorSpec } from './writer.js';
 import { unexportable, type SourceTensor } from './types.js';
-import { f32Values } from '../weight_values.js';
+import { beyondF16, F16_MAX, f32Values } from '../weight_values.js';
 
 /**
  * Moves the rows of a [n·hd, cols] projection within each head: row s·hd/2 + j (rotate-half order) ↔
@@ -86,7 +86,17 @@ export class TensorList {
     const ne = [...shape].reverse();
     let type: GgmlType = keepF32 || shape.length === 1 ? 'F32' : this.dtype;
     if (type === 'Q8_0' && ne[0] % 32 !== 0) type = 'F16';
-    this.specs.push({ name, type, ne, data: () => encodeF32(values(), type) });
+    this.specs.push({ name, type, ne, data: () => this.encode(name, values(), type) });
+  }
+
+  /** The tensor's bytes; an F16 one refuses values float16 cannot hold (they would become ±inf). */
+  private encode(name: string, values: Float32Array, type: GgmlType): Uint8Array {
+    const worst = type === 'F16' ? beyondF16(values) : 0;
+    if (worst > 0) {
+      throw unexportable(this.source, `tensor ${name}: a value of magnitude ${worst} is beyond float16's range (±${F16_MAX}); an f16 GGUF would make it infinite`,
+        'export with --dtype bf16 (the range of f32) or f32');
+    }
+    return encodeF32(values, type);
   }
 
   /** Every HF tensor must have gone somewhere, or been dropped on purpose: nothing vanishes silently. */

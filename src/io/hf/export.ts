@@ -9,7 +9,7 @@ import { expertsPerLayer, toHfConfig, type DecoderLM, type ModelConfig } from '.
 import { fsyncDir, writeFileAtomic } from '../atomic.js';
 import { ModelLoadError } from '../errors.js';
 import { fromFloat32, writeSafetensors, type SafetensorsTensor } from '../safetensors/index.js';
-import { FILE_DTYPE, f32Values } from '../weight_values.js';
+import { beyondF16, F16_MAX, FILE_DTYPE, f32Values } from '../weight_values.js';
 import type { Tensor } from '../../tensor/index.js';
 import { mixtral } from './mixtral.js';
 import { llama, moekitMoe } from './moekit.js';
@@ -64,7 +64,13 @@ export interface ExportResult {
 /** A parameter as a safetensors tensor: a 16-bit weight already in `dtype` as it is held (no copy). */
 function exportTensor(name: string, p: Tensor, dtype: ExportDtype): SafetensorsTensor {
   if (p.half && dtype === FILE_DTYPE[p.half.dtype]) return { name, dtype, shape: p.shape, data: p.half.bits };
-  return fromFloat32(name, p.shape, f32Values(p), dtype);
+  const values = f32Values(p);
+  const worst = dtype === 'F16' ? beyondF16(values) : 0;
+  if (worst > 0) {
+    throw new ModelLoadError(`tensor ${name}: a value of magnitude ${worst} is beyond float16's range (±${F16_MAX}); an F16 export would make it infinite`,
+      'export as BF16 (the range of f32) or F32');
+  }
+  return fromFloat32(name, p.shape, values, dtype);
 }
 
 /**
