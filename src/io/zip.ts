@@ -12,8 +12,9 @@
 // against the file before it is used; compressed, encrypted and multi-disk archives are refused. CRC-32s
 // are not checked: torch builds its zip reader with MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS, so it does not
 // either, and a loader must not refuse files torch loads.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { PytorchBinError } from './errors.js';
+import { readFullyAt } from './read_at.js';
 
 export interface ZipEntry {
   name: string;
@@ -64,16 +65,7 @@ export function openStoredZip(path: string): ZipArchive {
   let open = true;
   const readAt = (pos: number, len: number): Uint8Array => {
     const buf = new Uint8Array(len);
-    for (let off = 0; off < len;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, off, Math.min(1 << 30, len - off), pos + off);
-      } catch (e) {
-        throw new PytorchBinError('Io', `${path}: cannot read: ${(e as Error).message}`);
-      }
-      if (n === 0) throw new PytorchBinError('Io', `${path}: file ended at byte ${pos + off} while reading (was it truncated while open?)`);
-      off += n;
-    }
+    readFullyAt(fd, path, buf, pos, (message) => new PytorchBinError('Io', message));
     return buf;
   };
   try {

@@ -164,6 +164,11 @@ test('types: norms and router F32; Q8_0 where ne[0] is a whole block, F16 where 
   });
 });
 
+/** Each `${arch}.${key}` metadata value is the u32 given. */
+function assertU32Keys(r: GgufReader, arch: string, expected: readonly (readonly [string, number])[]): void {
+  for (const [key, value] of expected) assert.deepEqual(r.metadata.get(`${arch}.${key}`), { type: 'u32', value }, `${arch}.${key}`);
+}
+
 function plan(extra: Record<string, unknown>, opts: GgufExportOptions = {}, tok: Tokenizer = tokenizer) {
   const model = makeModel(extra, 5);
   return planGguf(model.config, model.params, tok, opts, 'run/dir');
@@ -209,10 +214,8 @@ test('raw top-k weights → qwen2moe: NEOX RoPE (no permutation), a zero shared 
   const model = makeModel({ ...MOE_DIMS, expert_frequency: 1, router: { type: 'top_k', k: 2, renormalize: false }, tie_word_embeddings: true }, 8);
   exported(model, { dtype: 'f32' }, (r) => {
     assert.deepEqual(r.metadata.get('general.architecture'), { type: 'string', value: 'qwen2moe' });
-    for (const [key, value] of [['qwen2moe.expert_count', 4], ['qwen2moe.expert_used_count', 2], ['qwen2moe.expert_feed_forward_length', 32],
-      ['qwen2moe.expert_shared_feed_forward_length', 32], ['qwen2moe.feed_forward_length', 24], ['qwen2moe.block_count', 3]] as const) {
-      assert.deepEqual(r.metadata.get(key), { type: 'u32', value }, key);
-    }
+    assertU32Keys(r, 'qwen2moe', [['expert_count', 4], ['expert_used_count', 2], ['expert_feed_forward_length', 32],
+      ['expert_shared_feed_forward_length', 32], ['feed_forward_length', 24], ['block_count', 3]]);
     assert.deepEqual(r.read('blk.0.attn_q.weight'), model.params.get('model.layers.0.self_attn.q_proj.weight')!.data, 'no Q/K permutation for NEOX');
     assert.deepEqual(r.read('output.weight'), model.params.get('model.embed_tokens.weight')!.data, 'qwen2moe requires output.weight');
     assert.deepEqual(r.info('blk.2.ffn_gate_inp_shexp.weight').ne, [48]);
@@ -248,10 +251,8 @@ test('q/k norm → qwen3moe (renormalised, per head) and olmoe (raw, full width)
   const qwen3 = makeModel({ ...moe, qk_norm: 'per_head', router: { type: 'top_k', k: 3, renormalize: true }, tie_word_embeddings: true }, 11);
   exported(qwen3, { dtype: 'f16' }, (r) => {
     assert.deepEqual(r.metadata.get('general.architecture'), { type: 'string', value: 'qwen3moe' });
-    for (const [key, value] of [['expert_count', 4], ['expert_used_count', 3], ['expert_feed_forward_length', 32], ['feed_forward_length', 24],
-      ['attention.key_length', 12], ['attention.value_length', 12], ['attention.head_count_kv', 2], ['rope.dimension_count', 12]] as const) {
-      assert.deepEqual(r.metadata.get(`qwen3moe.${key}`), { type: 'u32', value }, key);
-    }
+    assertU32Keys(r, 'qwen3moe', [['expert_count', 4], ['expert_used_count', 3], ['expert_feed_forward_length', 32], ['feed_forward_length', 24],
+      ['attention.key_length', 12], ['attention.value_length', 12], ['attention.head_count_kv', 2], ['rope.dimension_count', 12]]);
     assert.deepEqual(r.metadata.get('qwen3moe.attention.layer_norm_rms_epsilon'), { type: 'f32', value: Math.fround(1e-5) });
     assert.deepEqual(r.info('blk.1.attn_q_norm.weight'), { ...r.info('blk.1.attn_q_norm.weight'), type: 'F32', ne: [12] });
     assert.deepEqual(r.read('blk.1.attn_k_norm.weight'), qwen3.params.get('model.layers.1.self_attn.k_norm.weight')!.data);
@@ -262,9 +263,7 @@ test('q/k norm → qwen3moe (renormalised, per head) and olmoe (raw, full width)
   const olmoe = makeModel({ ...moe, qk_norm: 'full', num_key_value_heads: 4, router: { type: 'top_k', k: 2, renormalize: false }, tie_word_embeddings: true }, 12);
   exported(olmoe, { dtype: 'f32' }, (r) => {
     assert.deepEqual(r.metadata.get('general.architecture'), { type: 'string', value: 'olmoe' });
-    for (const [key, value] of [['expert_count', 4], ['expert_used_count', 2], ['feed_forward_length', 32], ['attention.head_count_kv', 4]] as const) {
-      assert.deepEqual(r.metadata.get(`olmoe.${key}`), { type: 'u32', value }, key);
-    }
+    assertU32Keys(r, 'olmoe', [['expert_count', 4], ['expert_used_count', 2], ['feed_forward_length', 32], ['attention.head_count_kv', 4]]);
     for (const key of ['expert_feed_forward_length', 'attention.key_length', 'expert_shared_feed_forward_length']) assert.ok(!r.metadata.has(`olmoe.${key}`), key);
     assert.deepEqual(r.info('blk.2.attn_k_norm.weight').ne, [48]);
     assert.deepEqual(r.read('blk.2.attn_q_norm.weight'), olmoe.params.get('model.layers.2.self_attn.q_norm.weight')!.data);
@@ -313,10 +312,8 @@ test('DeepSeekMoE → deepseek: leading dense layer, stacked experts, ungated sh
   const P = (n: string) => model.params.get(n)!.data;
   exported(model, { dtype: 'f32' }, (r) => {
     assert.deepEqual(r.metadata.get('general.architecture'), { type: 'string', value: 'deepseek' });
-    for (const [key, value] of [['expert_count', 6], ['expert_used_count', 2], ['expert_feed_forward_length', 16], ['feed_forward_length', 40],
-      ['expert_shared_count', 2], ['leading_dense_block_count', 1], ['attention.head_count_kv', 4]] as const) {
-      assert.deepEqual(r.metadata.get(`deepseek.${key}`), { type: 'u32', value }, key);
-    }
+    assertU32Keys(r, 'deepseek', [['expert_count', 6], ['expert_used_count', 2], ['expert_feed_forward_length', 16], ['feed_forward_length', 40],
+      ['expert_shared_count', 2], ['leading_dense_block_count', 1], ['attention.head_count_kv', 4]]);
     assert.deepEqual(r.metadata.get('deepseek.expert_weights_scale'), { type: 'f32', value: 1 });
     assert.deepEqual(r.info('blk.0.ffn_gate.weight').ne, [48, 40]);
     assert.ok(!r.tensors.some((t) => t.name.startsWith('blk.0.ffn_') && t.name.includes('exps')), 'layer 0 is dense');
@@ -352,12 +349,10 @@ test('DeepSeek-V3 shape → deepseek2: MLA keys and tensors (absorbed k_b / v_b,
   const P = (n: string) => model.params.get(n)!.data;
   exported(model, { dtype: 'f16' }, (r) => {
     assert.deepEqual(r.metadata.get('general.architecture'), { type: 'string', value: 'deepseek2' });
-    for (const [key, value] of [['attention.head_count', 4], ['attention.head_count_kv', 1], ['attention.q_lora_rank', 24], ['attention.kv_lora_rank', 16],
+    assertU32Keys(r, 'deepseek2', [['attention.head_count', 4], ['attention.head_count_kv', 1], ['attention.q_lora_rank', 24], ['attention.kv_lora_rank', 16],
       ['attention.key_length', 22], ['attention.value_length', 16], ['attention.key_length_mla', 14], ['attention.value_length_mla', 10],
       ['rope.dimension_count', 6], ['expert_count', 8], ['expert_used_count', 3], ['expert_feed_forward_length', 16], ['feed_forward_length', 40],
-      ['expert_shared_count', 1], ['leading_dense_block_count', 1], ['expert_gating_func', 2], ['expert_group_count', 4], ['expert_group_used_count', 2]] as const) {
-      assert.deepEqual(r.metadata.get(`deepseek2.${key}`), { type: 'u32', value }, key);
-    }
+      ['expert_shared_count', 1], ['leading_dense_block_count', 1], ['expert_gating_func', 2], ['expert_group_count', 4], ['expert_group_used_count', 2]]);
     assert.deepEqual(r.metadata.get('deepseek2.expert_weights_scale'), { type: 'f32', value: 2.5 });
     assert.deepEqual(r.metadata.get('deepseek2.expert_weights_norm'), { type: 'bool', value: true });
     const a = 'model.layers.1.self_attn';

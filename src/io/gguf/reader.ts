@@ -2,9 +2,10 @@
 // The reader refuses everything ggml's loader refuses (§5.2) before touching tensor data, and never
 // trusts a count or an offset: every length is checked against the bytes the file still has before
 // anything is allocated.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { nearest, shapeStr } from '../../tensor/errors.js';
 import { GgufError } from '../errors.js';
+import { readFullyAt } from '../read_at.js';
 import {
   BAD_WRITER, checkAlignment, GGML_TYPE_TABLE, GGUF_MAGIC, GGUF_MAX_DIMS, GGUF_MAX_NAME_BYTES, GGUF_MAX_STRING_BYTES,
   GGUF_VALUE_TYPES, ioError, padTo, quoteName as q, typeBytes,
@@ -262,16 +263,7 @@ export function openGguf(path: string): GgufReader {
   const readAt = (pos: number, len: number): Uint8Array => {
     if (!open) throw new GgufError('Io', `${path}: cannot read: the reader is closed`);
     const out = new Uint8Array(len);
-    for (let off = 0; off < len;) {
-      let n: number;
-      try {
-        n = readSync(fd, out, off, Math.min(1 << 30, len - off), pos + off);
-      } catch (e) {
-        throw ioError(path, 'read', e);
-      }
-      if (n === 0) throw new GgufError('Truncated', `${path}: file ended at byte ${pos + off} while reading (was it truncated while open?)`);
-      off += n;
-    }
+    readFullyAt(fd, path, out, pos, (message, why) => new GgufError(why === 'ended' ? 'Truncated' : 'Io', message));
     return out;
   };
   try {

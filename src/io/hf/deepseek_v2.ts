@@ -7,6 +7,7 @@
 //       → renormalised iff norm_topk_prob → × routed_scaling_factor
 // V2 always pairs the rope dims as (2j, 2j+1) (a complex view); V3 does so when rope_interleave (default).
 import type { HfConfigReader } from './config_reader.js';
+import { deepseekMoeLayout } from './deepseek.js';
 import type { HfArchitecture } from './types.js';
 
 /** The config-class defaults of each version (used where config.json leaves a key out). */
@@ -14,10 +15,6 @@ interface Variant { experts: number; shared: number; width: number; k: number; f
 
 /** Everything V2 and V3 share; `router` is the group-limited router's own part. */
 function deepseekMla(r: HfConfigReader, d: Variant, ropeInterleave: boolean, router: Record<string, unknown>): Record<string, unknown> {
-  const layers = r.int('num_hidden_layers');
-  const firstDense = r.int('first_k_dense_replace', d.firstDense);
-  const freq = r.int('moe_layer_freq', 1);
-  const width = r.int('moe_intermediate_size', d.width);
   return {
     ...r.llamaBase({ eps: 1e-6, theta: 10000 }),
     mla: {
@@ -29,10 +26,7 @@ function deepseekMla(r: HfConfigReader, d: Variant, ropeInterleave: boolean, rou
       v_head_dim: r.int('v_head_dim', 128),
       rope_interleave: ropeInterleave,
     },
-    num_experts: r.int('n_routed_experts', d.experts),
-    moe_intermediate_size: width,
-    moe_layers: Array.from({ length: layers }, (_, l) => l).filter((l) => l >= firstDense && l % freq === 0),
-    shared_expert_intermediate_size: width * r.int('n_shared_experts', d.shared),
+    ...deepseekMoeLayout(r, d),
     router: {
       type: 'group_limited', k: r.int('num_experts_per_tok', d.k),
       routed_scaling_factor: r.num('routed_scaling_factor', d.scaling), balance_coef: r.num('aux_loss_alpha', 0.001), ...router,

@@ -1,8 +1,9 @@
 // safetensors readers (interop.md §1.3): a file kept open with tensors read on demand, a whole file read
 // at once, and an image held in memory. Every tensor gets a typed array aligned for its dtype.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { nearest } from '../../tensor/errors.js';
 import { SafetensorsError } from '../errors.js';
+import { readFullyAt } from '../read_at.js';
 import { elemBytes, makeTensor, numelOf, requireSupported, viewOf, type SafetensorsData, type SafetensorsTensor } from './dtypes.js';
 import { ioError, parseHeader, type SafetensorsHeader } from './header.js';
 import { quoteName as q } from './json.js';
@@ -25,17 +26,7 @@ export interface SafetensorsReader extends SafetensorsHeader {
 
 /** Read exactly `dst.length` bytes at `position`; the file may not shrink under us. */
 function readFully(fd: number, path: string, dst: Uint8Array, position: number): void {
-  const CHUNK = 1 << 30; // readSync moves at most 2 GiB per call
-  for (let off = 0; off < dst.length;) {
-    let n: number;
-    try {
-      n = readSync(fd, dst, off, Math.min(CHUNK, dst.length - off), position + off);
-    } catch (e) {
-      throw ioError(path, 'read', e);
-    }
-    if (n === 0) throw new SafetensorsError('Io', `${path}: file ended at byte ${position + off} while reading (was it truncated while open?)`);
-    off += n;
-  }
+  readFullyAt(fd, path, dst, position, (message) => new SafetensorsError('Io', message));
 }
 
 /** Open and validate a file (§1.3) without reading tensor data. */
