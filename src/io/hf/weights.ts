@@ -42,7 +42,7 @@ function lazy(path: string, readers: SafetensorsReader[]): WeightSource {
   };
 }
 
-/** Tensors already in memory (sharded sets, PyTorch .bin: materialised by their readers). */
+/** Tensors already in memory (PyTorch .bin, single or sharded: materialised by its reader). */
 function inMemory(path: string, tensors: Map<string, SafetensorsTensor>): WeightSource {
   return {
     path,
