@@ -45,6 +45,14 @@ inline void split_range(int64_t n, int ith, int nth, int64_t* begin, int64_t* en
   *end = *begin + per + (ith < rem ? 1 : 0);
 }
 
+// Whether n elements at p and m elements at q share a byte (the kernels' output-aliasing checks; the
+// element types may differ, e.g. an f32 output against 16-bit weights).
+template <class P, class Q>
+inline bool overlaps(const P* p, int64_t n, const Q* q, int64_t m) {
+  auto a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(q);
+  return a < b + static_cast<uintptr_t>(m) * sizeof(Q) && b < a + static_cast<uintptr_t>(n) * sizeof(P);
+}
+
 // ---- GEMM for other kernel families (gemm.cc) ------------------------------------------------------
 // c[M,N] (= or +=) op(a)·op(b) with the semantics of the `matmul` kernel, on raw pointers, so that a
 // kernel can multiply parts of its buffers (moe.cc: one GEMM per expert group). c must not overlap a or

@@ -12,8 +12,6 @@ namespace {
 
 constexpr int64_t kPerThread = 1 << 16;  // elements
 
-using half::bf16_to_f32;
-using half::f16_to_f32;
 using half::f32_to_bf16;
 using half::f32_to_f16;
 
@@ -32,10 +30,9 @@ void to_bf16(uint16_t* dst, const float* src, int64_t n) {
   });
 }
 
+// Widening is half.h's vector load (exact, the bits of bf16_to_f32 / f16_to_f32), as the kernels use it.
 void from_bf16(float* dst, const uint16_t* src, int64_t n) {
-  for_chunks(n, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; i++) dst[i] = bf16_to_f32(src[i]);
-  });
+  for_chunks(n, [&](int64_t i0, int64_t i1) { half::widen<half::BF16>(dst + i0, src + i0, i1 - i0); });
 }
 
 void to_f16(uint16_t* dst, const float* src, int64_t n) {
@@ -52,16 +49,7 @@ void to_f16(uint16_t* dst, const float* src, int64_t n) {
 }
 
 void from_f16(float* dst, const uint16_t* src, int64_t n) {
-  for_chunks(n, [&](int64_t i0, int64_t i1) {
-    int64_t i = i0;
-#if defined(__F16C__)
-    for (; i + 8 <= i1; i += 8) {
-      __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
-      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
-    }
-#endif
-    for (; i < i1; i++) dst[i] = f16_to_f32(src[i]);
-  });
+  for_chunks(n, [&](int64_t i0, int64_t i1) { half::widen<half::F16>(dst + i0, src + i0, i1 - i0); });
 }
 
 // (dst, src, n) for all four.

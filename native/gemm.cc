@@ -546,13 +546,6 @@ void gemm(Gemm& g, int nth) {
 
 bool mul_ok(int64_t x, int64_t y, int64_t* out) { return !__builtin_mul_overflow(x, y, out); }
 
-// Whether n elements at p and m elements at q share a byte (f32 c against f32 or 16-bit operands).
-template <class P, class Q>
-bool overlaps(const P* p, int64_t n, const Q* q, int64_t m) {
-  auto a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(q);
-  return a < b + static_cast<uintptr_t>(m) * sizeof(Q) && b < a + static_cast<uintptr_t>(n) * sizeof(P);
-}
-
 // M·N, M·K and K·N into mn, mk, kn; fails the call when they (or M·N·K) overflow.
 bool checked_sizes(Args& args, const Gemm& g, int64_t* mn, int64_t* mk, int64_t* kn) {
   int64_t mnk;

@@ -137,8 +137,6 @@ void grouped_matmul_weight_grad(float* dw, const float* dy, const float* x, cons
 
 // ---- argument checks ----------------------------------------------------------------------------
 
-bool overlaps(const float* p, int64_t n, const float* q, int64_t m) { return p < q + m && q < p + n; }
-
 // x·y, failing the call on int64 overflow (sizes come from JS numbers up to 2^53).
 int64_t product(Args& a, int64_t x, int64_t y) {
   int64_t out = 0;
@@ -235,7 +233,7 @@ napi_value groupedMatmulHalf(napi_env env, napi_callback_info info) {
   float* c = a.f32(0, nN);
   const float* am = a.f32(1, nK);
   const uint16_t* b = a.u16(2, ENK);
-  if (a.ok && overlaps(c, nN, am, nK)) a.fail("c must not overlap a");
+  if (a.ok && (overlaps(c, nN, am, nK) || overlaps(c, nN, b, ENK))) a.fail("c must not overlap a or b");
   if (!a.ok) return nullptr;
   grouped_matmul_half(c, am, b, kind, offsets, E, N, K);
   return undefined(env);

@@ -65,6 +65,8 @@ export class MultiHeadLatentAttention {
   /** Head width the attention kernel runs at: max(dk, dv). */
   private readonly width: number;
   private readonly cols: { qRope: Int32Array; latent: Int32Array; kRope: Int32Array; q: Int32Array; k: Int32Array; v: Int32Array };
+  /** forward's column maps at the kernel width w: [q|0] or [k|0] → heads of w (dk < w), [v|0] → heads of w (dv < w), heads of w → v. */
+  private readonly padCols: { qk: Int32Array; v: Int32Array; unpadV: Int32Array };
 
   constructor(b: ParamBuilder, readonly shape: MlaShape, std: number) {
     const { hidden, heads: nh, qLoraRank, kvLoraRank: kvr, qkNopeDim: dn, qkRopeDim: dr, vHeadDim: dv } = shape;
@@ -102,6 +104,10 @@ export class MultiHeadLatentAttention {
       // of kv: head h = v_h
       v: range(nh * dv, (i) => Math.floor(i / dv) * (dn + dv) + dn + (i % dv)),
     };
+    // of [t | zero column], t [R, nh·d]: head h = [t_h | 0 …] at width w (index nh·d is the zero column)
+    const w = this.width;
+    const padTo = (d: number) => range(nh * w, (i) => (i % w < d ? Math.floor(i / w) * d + (i % w) : nh * d));
+    this.padCols = { qk: padTo(dk), v: padTo(dv), unpadV: range(nh * dv, (i) => Math.floor(i / dv) * w + (i % dv)) };
   }
 
   /**
@@ -145,12 +151,13 @@ export class MultiHeadLatentAttention {
     const w = this.width;
     const zero = new Tensor(new Float32Array(R), [R, 1]); // the padding column
     // Zero columns up to the kernel's width w (a no-op for the wider side).
-    const pad = (t: Tensor, d: number) => (d === w ? t : selectColumns(concatColumns([t, zero]), range(nh * w, (i) => (i % w < d ? Math.floor(i / w) * d + (i % w) : nh * d))));
+    const pad = (t: Tensor, d: number, cols: Int32Array) => (d === w ? t : selectColumns(concatColumns([t, zero]), cols));
     // the kernel divides by sqrt(w): pre-scale q so the product is q·k · scale
     const factor = Math.fround(scale * Math.sqrt(w));
-    const qs = factor === 1 ? pad(q, dk) : scaleBy(pad(q, dk), new Float32Array(R * nh * w).fill(factor));
-    const y = causalAttention(qs, pad(k, dk), pad(v, dv), { batch: layout.batch, seq: layout.seq, heads: nh, kvHeads: nh, headDim: w });
-    const out = dv === w ? y : selectColumns(y, range(nh * dv, (i) => Math.floor(i / dv) * w + (i % dv))); // [R, nh·dv]
+    const qPadded = pad(q, dk, this.padCols.qk);
+    const qs = factor === 1 ? qPadded : scaleBy(qPadded, new Float32Array(R * nh * w).fill(factor));
+    const y = causalAttention(qs, pad(k, dk, this.padCols.qk), pad(v, dv, this.padCols.v), { batch: layout.batch, seq: layout.seq, heads: nh, kvHeads: nh, headDim: w });
+    const out = dv === w ? y : selectColumns(y, this.padCols.unpadV); // [R, nh·dv]
     return this.o.forward(out);
   }
 }

@@ -231,6 +231,22 @@ test('matmul rejects transA && transB, short buffers, non-integer sizes and over
   }
 });
 
+test('matmulHalf and groupedMatmulHalf refuse a c that overlaps the 16-bit weights', { skip }, () => {
+  for (const addon of builds) {
+    // c [2, 2] f32 = bytes 0..16 of the buffer; the weights [2, 3] of halves start at byte 8, inside c
+    const buffer = new ArrayBuffer(32);
+    const c = new Float32Array(buffer, 0, 4);
+    const b = new Uint16Array(buffer, 8, 6);
+    const a = new Float32Array(6);
+    assert.throws(() => addon.matmulHalf(c, a, b, true, 2, 2, 3, false), /matmulHalf.*must not overlap a or b/);
+    assert.throws(() => addon.groupedMatmulHalf(c, a, b, true, Int32Array.of(0, 2), 1, 2, 3),
+      /groupedMatmulHalf.*must not overlap a or b/);
+    // the same buffers side by side are accepted
+    const apart = new Uint16Array(buffer, 16, 6);
+    addon.groupedMatmulHalf(c, a, apart, true, Int32Array.of(0, 2), 1, 2, 3);
+  }
+});
+
 test('the backend chosen by tryNativeBackend() runs matmul', { skip: tryNativeBackend() ? false : `native backend not loadable (${nativeLoadError()})` }, () => {
   const be = tryNativeBackend();
   assert.ok(be);

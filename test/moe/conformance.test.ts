@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { Rng } from '../../src/tensor/index.js';
 import {
   createRouter, effectiveWeights, kPerToken, parseRouterConfig, routedExperts, validateAssignment,
-  ROUTER_TYPES, ROUTERS, type Assignment, type RouterConfig, type RouterContext, type RouterType,
+  ROUTER_TYPES, ROUTERS, type RouterConfig, type RouterContext, type RouterType,
 } from '../../src/moe/index.js';
 import { TestRng, randn, randInt } from '../helpers.js';
+import { checkGradient } from './finite_difference.js';
 
 const T = 9;
 const NUM_EXPERTS = 6;
@@ -49,36 +50,6 @@ function run(c: Case, logits: Float32Array, noiseLogits: Float32Array, tokenIds:
   return { out, losses: router.auxLosses(out, logits, T, c.E, ctx) };
 }
 
-const sameSelection = (a: Assignment, b: Assignment) =>
-  ['token', 'expert', 'rank', 'dropped'].every((k) => {
-    const x = a[k as keyof Assignment];
-    const y = b[k as keyof Assignment];
-    return x.length === y.length && x.every((v, i) => v === y[i]);
-  });
-
-/**
- * Central finite differences of f over the float32 entries of x (the selection must not change: such
- * coordinates are skipped) against the analytic gradient.
- */
-function checkGradient(label: string, x: Float32Array, analytic: Float32Array,
-  f: (x: Float32Array) => { value: number; assignment: Assignment }, reference: Assignment): number {
-  let checked = 0;
-  for (let i = 0; i < x.length; i++) {
-    const plus = x.slice();
-    const minus = x.slice();
-    plus[i] = Math.fround(x[i] + 1e-3);
-    minus[i] = Math.fround(x[i] - 1e-3);
-    const fp = f(plus);
-    const fm = f(minus);
-    if (!sameSelection(fp.assignment, reference) || !sameSelection(fm.assignment, reference)) continue;
-    const numeric = (fp.value - fm.value) / (plus[i] - minus[i]);
-    const tol = 2e-4 + 2e-2 * Math.abs(numeric);
-    assert.ok(Math.abs(numeric - analytic[i]) <= tol, `${label}: d/dx[${i}] (token ${Math.floor(i / (x.length / T))}) numeric ${numeric}, analytic ${analytic[i]}`);
-    checked++;
-  }
-  return checked;
-}
-
 for (const c of cases()) {
   test(`conformance: ${c.name}`, () => {
     const { logits, noiseLogits, tokenIds } = inputs(5, c.E);
@@ -116,24 +87,24 @@ for (const c of cases()) {
       const o = run(c, x, noiseLogits, tokenIds).out;
       return { value: effectiveWeights(o.assignment).reduce((s, w, i) => s + r[i] * w, 0), assignment: o.assignment };
     };
-    const checked = checkGradient('Σ r·w', logits, out.backward(r), weighted, a);
+    const checked = checkGradient('Σ r·w', logits, out.backward(r), weighted, a, c.E);
     assert.ok(checked >= logits.length / 2, `only ${checked} of ${logits.length} coordinates checked`);
     if (out.backwardNoise) {
       const noisy = (n: Float32Array) => {
         const o = run(c, logits, n, tokenIds).out;
         return { value: effectiveWeights(o.assignment).reduce((s, w, i) => s + r[i] * w, 0), assignment: o.assignment };
       };
-      checkGradient('Σ r·w (noise logits)', noiseLogits, out.backwardNoise(r), noisy, a);
+      checkGradient('Σ r·w (noise logits)', noiseLogits, out.backwardNoise(r), noisy, a, c.E);
     }
 
     // every aux loss: finite value, gradient = finite differences w.r.t. the logits (and noise logits)
     for (const [li, loss] of losses.entries()) {
       assert.ok(Number.isFinite(loss.value) && loss.coefficient >= 0, `${loss.name} finite`);
       const value = (x: Float32Array) => { const o = run(c, x, noiseLogits, tokenIds); return { value: o.losses[li].value, assignment: o.out.assignment }; };
-      checkGradient(`${loss.name}`, logits, loss.grad, value, a);
+      checkGradient(`${loss.name}`, logits, loss.grad, value, a, c.E);
       if (loss.gradNoise) {
         const valueN = (n: Float32Array) => { const o = run(c, logits, n, tokenIds); return { value: o.losses[li].value, assignment: o.out.assignment }; };
-        checkGradient(`${loss.name} (noise logits)`, noiseLogits, loss.gradNoise, valueN, a);
+        checkGradient(`${loss.name} (noise logits)`, noiseLogits, loss.gradNoise, valueN, a, c.E);
       }
     }
   });

@@ -5,9 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ConfigError, Rng, ShapeError } from '../../src/tensor/index.js';
-import { createRouter, effectiveWeights, parseRouterConfig, routedExperts, type Assignment } from '../../src/moe/index.js';
+import { createRouter, effectiveWeights, parseRouterConfig, routedExperts } from '../../src/moe/index.js';
 import { readSafetensors, toFloat32 } from '../../src/io/safetensors/index.js';
 import { assertClose, randn, TestRng } from '../helpers.js';
+import { checkGradient } from './finite_difference.js';
 import { logitsOf, routeWith } from './fixtures.js';
 import { fixtureDir, fixtureSkip } from '../io/hf_fixture.js';
 
@@ -65,26 +66,6 @@ test('config: defaults, shared experts, and clear errors for impossible grouping
   assert.throws(() => routeWith(V3, new Float32Array(8), 1, 8, { selectionBias: new Float32Array(7) }), ShapeError);
 });
 
-/** Central differences of Σ r·w (or of the loss) over the logits, where the selection does not change. */
-function checkGradient(f: (z: Float32Array) => { value: number; a: Assignment }, z: Float32Array, analytic: Float32Array): number {
-  const same = (a: Assignment, b: Assignment) => a.expert.every((e, i) => e === b.expert[i]);
-  const ref = f(z).a;
-  let checked = 0;
-  for (let i = 0; i < z.length; i++) {
-    const plus = z.slice();
-    const minus = z.slice();
-    plus[i] = Math.fround(z[i] + 1e-3);
-    minus[i] = Math.fround(z[i] - 1e-3);
-    const fp = f(plus);
-    const fm = f(minus);
-    if (!same(fp.a, ref) || !same(fm.a, ref)) continue;
-    const numeric = (fp.value - fm.value) / (plus[i] - minus[i]);
-    assert.ok(Math.abs(numeric - analytic[i]) <= 2e-4 + 2e-2 * Math.abs(numeric), `d/dz[${i}]: numeric ${numeric}, analytic ${analytic[i]}`);
-    checked++;
-  }
-  return checked;
-}
-
 test('backward of the weights and the balance loss = finite differences (V2 and V3 forms)', () => {
   const T = 7;
   const E = 8;
@@ -108,12 +89,12 @@ test('backward of the weights and the balance loss = finite differences (V2 and 
     const { out, losses } = run(z);
     const weighted = (x: Float32Array) => {
       const o = run(x);
-      return { value: effectiveWeights(o.a).reduce((s, w, i) => s + r[i] * w, 0), a: o.a };
+      return { value: effectiveWeights(o.a).reduce((s, w, i) => s + r[i] * w, 0), assignment: o.a };
     };
-    assert.ok(checkGradient(weighted, z, out.backward(r.subarray(0, out.assignment.token.length))) >= z.length / 2, JSON.stringify(json));
+    assert.ok(checkGradient('Σ r·w', z, out.backward(r.subarray(0, out.assignment.token.length)), weighted, out.assignment, E) >= z.length / 2, JSON.stringify(json));
     assert.equal(losses.length, 'balance_coef' in json ? 1 : 0);
     for (const [li, loss] of losses.entries()) {
-      assert.ok(checkGradient((x) => { const o = run(x); return { value: o.losses[li].value, a: o.a }; }, z, loss.grad) >= z.length / 2);
+      assert.ok(checkGradient(loss.name, z, loss.grad, (x) => { const o = run(x); return { value: o.losses[li].value, assignment: o.a }; }, out.assignment, E) >= z.length / 2);
     }
   }
 });
