@@ -50,11 +50,6 @@ export class Tensor {
       'load the model with --weights f32 (loadModel(dir, { weights: "f32" })) to train, export or inspect raw weights');
   }
 
-  /** The buffer that holds the values (f32 or 16-bit), for memory placement. */
-  get storage(): Float32Array | Uint16Array {
-    return this.f32 ?? this.half!.bits;
-  }
-
   /** A zero tensor in a fresh (non-pooled) buffer: parameters and long-lived state. */
   static zeros(shape: readonly number[], requiresGrad = false): Tensor {
     return new Tensor(new Float32Array(numel(shape)), shape, requiresGrad);

@@ -26,7 +26,7 @@ const MOE = { num_experts: 4, moe_intermediate_size: 64, router: { type: 'top_k'
 /** Bytes the parameters occupy (shared expert stacks counted once per slice). */
 function weightBytes(loaded: LoadedModel): number {
   let n = 0;
-  for (const p of loaded.model.params.values()) n += p.storage.byteLength;
+  for (const p of loaded.model.params.values()) n += p.half ? p.half.bits.byteLength : p.data.byteLength;
   return n;
 }
 
