@@ -1,6 +1,7 @@
 // Batch-1 generation on the reference MoE models of shared/bench/README.md (the `moe_torch.py --mode infer`
 // and llama.cpp llama_decode.mjs workloads): prefill a 256-token prompt, then greedy decode 127 tokens
 // through the KV cache (generateTokens, the path `moekit generate` runs), with 1 and N kernel threads.
+// First, the weight read a decode step is bound by, from 4 KiB and from 2 MiB pages.
 // Random weights and prompt ids (seeded); Top-2 and Top-P (p = 0.4) routers, f32 weights, and Top-2 with
 // Linear/expert weights held as f16 and bf16 (the peers of llama.cpp's f16/bf16 GGUF). Reports tok/s of
 // the prefill and of the decode steps (min / median / max over reps), one JSON line per (model, threads).
@@ -23,9 +24,36 @@ function timeRun(model: DecoderLM, prompt: Int32Array): Run {
   return { prefill: s.promptTokens / s.prefillSeconds, decode: s.decodeSteps / s.decodeSeconds };
 }
 
+/**
+ * What huge pages buy a decode step: one thread's f32 GEMV 1×1024 · (24576×1024)ᵀ, i.e. a streamed read of
+ * 96 MiB of weights, from a plain Float32Array (4 KiB pages) and from a `hugeBuffer` one; GB/s median and
+ * best over reps (at least 9), the two interleaved.
+ */
+function weightReadBench(reps: number): void {
+  const be = backend();
+  const K = 1024, N = 24576;
+  const x = new Float32Array(K).fill(1), y = new Float32Array(N);
+  const buffers: [string, Float32Array][] = [['4k', new Float32Array(N * K)], ['huge', new Float32Array(be.hugeBuffer(N * K * 4))]];
+  for (const [, w] of buffers) w.fill(0.5);
+  const gbps: Record<string, number[]> = { '4k': [], huge: [] };
+  for (let r = 0; r < Math.max(9, reps); r++) {
+    for (const [pages, w] of buffers) {
+      const t0 = performance.now();
+      be.matmul(y, x, w, 1, N, K, false, true, false);
+      gbps[pages].push((N * K * 4) / ((performance.now() - t0) * 1e6));
+    }
+  }
+  for (const [pages, xs] of Object.entries(gbps)) {
+    process.stdout.write(JSON.stringify({ bench: 'weight_read', pages, mib: (N * K * 4) / 2 ** 20, threads: be.threads(),
+      gb_per_s_median: Number(median(xs).toFixed(1)), gb_per_s_best: Number(Math.max(...xs).toFixed(1)) }) + '\n');
+  }
+}
+
 export async function runDecodeBench(opts: { threads: number; reps: number }): Promise<void> {
   const be = backend();
   const initialThreads = be.threads();
+  be.setThreads(1);
+  weightReadBench(opts.reps);
   const threadCounts = [...new Set([1, 2, opts.threads])];
   const runs: [string, MatrixDtype][] = [['top2', 'f32'], ['top2', 'f16'], ['top2', 'bf16'], ['topp', 'f32']];
   for (const [name, weights] of runs) {
