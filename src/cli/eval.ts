@@ -2,7 +2,6 @@
 // data source and per token-difficulty decile — and multiple-choice task accuracy with experts per task.
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { backend } from '../backend/index.js';
 import { ConfigError } from '../tensor/index.js';
 import type { RouterConfig } from '../moe/index.js';
 import { loadModel } from '../io/load.js';
@@ -13,6 +12,7 @@ import { renderSweepReport, sweepRouter, type SweepResult } from '../eval/sweep.
 import { evaluateTasks, readTaskFile, resolveTaskFile, type TaskEvaluation } from '../eval/tasks.js';
 import type { Command } from './command.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { THREADS_FLAG, THREADS_USAGE, applyThreadsFlag } from './threads_flag.js';
 import { WEIGHTS_FLAG, WEIGHTS_USAGE, weightsFromFlags } from './weights_flag.js';
 import { ROUTER_FLAGS, ROUTER_USAGE, routerFromFlags } from './router_flags.js';
 import { ProgressBar } from './progress.js';
@@ -48,7 +48,7 @@ ${ROUTER_USAGE}
   --report FILE      where --sweep writes its HTML report
   --json             print the result as JSON (shape documented in README "Evaluation")
   --out FILE         also write the JSON result to FILE (nothing is written otherwise)
-  --threads N        kernel threads (default: all cores)
+${THREADS_USAGE}
 ${WEIGHTS_USAGE}`;
 
 export const evalCommand: Command = {
@@ -59,12 +59,11 @@ export const evalCommand: Command = {
     const { values } = parseFlags('eval', argv, {
       model: { type: 'string' }, data: { type: 'string' }, batches: { type: 'string' }, 'seq-len': { type: 'string' },
       tasks: { type: 'string' }, 'no-ppl': { type: 'boolean' }, ...ROUTER_FLAGS, sweep: { type: 'string' }, report: { type: 'string' },
-      json: { type: 'boolean' }, out: { type: 'string' }, threads: { type: 'string' }, ...WEIGHTS_FLAG,
+      json: { type: 'boolean' }, out: { type: 'string' }, ...THREADS_FLAG, ...WEIGHTS_FLAG,
     });
     const dir = stringFlag(values.model);
     if (!dir) throw new UsageError('moekit eval: --model DIR is required', 'see moekit eval --help');
-    const threads = intFlag('eval', 'threads', values.threads);
-    if (threads) backend().setThreads(threads);
+    applyThreadsFlag('eval', values);
     const batchesWanted = intFlag('eval', 'batches', values.batches);
     const seqLenFlag = intFlag('eval', 'seq-len', values['seq-len']);
     const routerRaw = routerFromFlags('eval', values);
