@@ -8,7 +8,7 @@ import { loadModel } from '../io/load.js';
 import { encodeDocuments, END_OF_TEXT, loadCorpus, loadHfTokenizer, splitDocuments, Tokenizer, ValidBatches, type Batch, type TokenStream } from '../data/index.js';
 import { parseDataConfig, parseTrainConfig } from '../train/config.js';
 import { evaluateModel, type EvaluateOptions, type ModelEvaluation } from '../eval/evaluate.js';
-import { renderSweepReport, sweepRouter, type SweepResult } from '../eval/sweep.js';
+import { renderSweepReport, sweepKey, sweepRouter, type SweepResult } from '../eval/sweep.js';
 import { evaluateTasks, readTaskFile, resolveTaskFile, type TaskEvaluation } from '../eval/tasks.js';
 import type { Command } from './command.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
@@ -104,15 +104,15 @@ export const evalCommand: Command = {
       for (let i = 0; i < n; i++) batches.push(all.batch(Math.floor((i * all.count) / n)));
       report.data = { split: files ? 'files' : 'validation', files: files ?? split.data.files, seq_len: seqLen, batches: n, sources };
       const data: EvaluateOptions = { batches, seqLen, sources };
+      report.evaluation = evaluateModel(model, data);
       if (sweep) {
-        const bar = new ProgressBar(`sweep ${String(routerRaw!.type)}`, sweep.length + 1);
-        report.sweep = sweepRouter(model, data, routerRaw!, sweep, (done) => bar.update(done));
+        const bar = new ProgressBar(`sweep ${String(routerRaw!.type)}`, sweep.length);
+        report.sweep = sweepRouter(model, data, report.evaluation, routerRaw!, sweep, (done) => bar.update(done));
         bar.finish();
         const html = stringFlag(values.report) ?? 'sweep-report.html';
         writeReport(html, renderSweepReport(resolve(dir), files ? files.join(', ') : 'the validation split of the run\'s data (Brown corpus by default)', report.sweep));
         process.stderr.write(`moekit eval: sweep report written to ${html}\n`);
       }
-      report.evaluation = evaluateModel(model, data);
     }
     if (taskItems) {
       const { scores: _scores, ...t } = evaluateTasks(model, tokenizer, taskItems, tasksArg!); // per-item scores stay out of the JSON
@@ -131,11 +131,12 @@ export const evalCommand: Command = {
   },
 };
 
-/** --sweep 0.3,0.5,… → the values (needs --router). */
+/** --sweep 0.3,0.5,… → the values (needs --router of a type a sweep can vary). */
 function sweepValues(raw: unknown, router: Record<string, unknown> | null): number[] | null {
   const list = stringFlag(raw);
   if (list === undefined) return null;
   if (!router) throw new UsageError('moekit eval: --sweep needs --router top_p (or top_k)');
+  sweepKey(router.type); // a router without a swept option fails before any work
   const values = list.split(',').map((v) => v.trim()).filter(Boolean).map(Number);
   if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new UsageError(`moekit eval: --sweep must be a comma-separated list of numbers, got "${list}"`);
   return values;
