@@ -39,14 +39,14 @@ export function sweepRouter(model: DecoderLM, data: Omit<EvaluateOptions, 'route
   values: readonly number[], onPoint: (done: number, total: number) => void = () => undefined): SweepResult {
   const key = sweepKey(router.type);
   const point = (ev: ModelEvaluation) => ({ loss: ev.loss, ppl: ev.ppl, mean_k: ev.routing!.mean_k });
-  const nativePoint = { router: model.config.moe?.router ?? null, ...point(native) };
+  // The swept routers first: setRouter refuses a dense model with a typed error (whose evaluation has no routing).
   const points = values.map((value, i) => {
     const r = { ...router, [key]: value };
     const ev = routedWith(model, r, () => ({ router: model.config.moe!.router as unknown, ...point(evaluateModel(model, data)) }));
     onPoint(i + 1, values.length);
     return { value, ...ev };
   });
-  return { key, points, native: nativePoint };
+  return { key, points, native: { router: model.config.moe?.router ?? null, ...point(native) } };
 }
 
 /** A self-contained report: the perplexity / experts-per-token curve with the native router beside it. */
