@@ -1,7 +1,7 @@
 // tokenizer.json decoders (interop.md §4.6): token strings → text. Each is HF's decode_chain: a list of
 // strings in, a list out; a Sequence feeds one's output to the next, and the tokenizer joins the end.
 import { appendByteLevelBytes } from './bytelevel.js';
-import { TokenizerError, componentType, stringField, unsupportedComponent } from './errors.js';
+import { TokenizerError, boolField, componentType, stringField, unsupportedComponent } from './errors.js';
 import { type PatternJSON, patternFromJSON } from './regex.js';
 
 export interface Decoder {
@@ -20,11 +20,8 @@ export function decoderFromJSON(json: unknown, field = 'decoder'): Decoder {
       if (!Array.isArray(o.decoders)) throw new TokenizerError(`${field}.decoders must be an array`);
       return new SequenceDecoder(o.decoders.map((d, i) => decoderFromJSON(d, `${field}.decoders[${i}]`)));
     case 'ByteLevel':
-      for (const key of ['add_prefix_space', 'trim_offsets', 'use_regex']) {
-        if (o[key] !== undefined && typeof o[key] !== 'boolean') throw new TokenizerError(`${field}.${key} must be true or false`);
-      }
       // The ByteLevel decoder ignores its options (they only matter to the pre-tokenizer); kept for saving.
-      return new ByteLevelDecoder(o.add_prefix_space !== false, o.trim_offsets !== false, o.use_regex !== false);
+      return new ByteLevelDecoder(boolField(o, 'add_prefix_space', true, field), boolField(o, 'trim_offsets', true, field), boolField(o, 'use_regex', true, field));
     case 'Replace': {
       const { pattern, regex } = patternFromJSON(o.pattern, `${field}.pattern`);
       return new ReplaceDecoder(pattern, regex, stringField(o, 'content', field));
@@ -44,7 +41,7 @@ export function decoderFromJSON(json: unknown, field = 'decoder'): Decoder {
       if (scheme !== 'always' && scheme !== 'first' && scheme !== 'never') {
         throw new TokenizerError(`${field}.prepend_scheme ${JSON.stringify(scheme)} is not one of always, first, never`);
       }
-      return new MetaspaceDecoder(replacement, scheme, o.split !== false);
+      return new MetaspaceDecoder(replacement, scheme, boolField(o, 'split', true, field));
     }
     default:
       throw unsupportedComponent(field, type, SUPPORTED);
