@@ -2,6 +2,7 @@
 // strings in, a list out; a Sequence feeds one's output to the next, and the tokenizer joins the end.
 import { appendByteLevelBytes } from './bytelevel.js';
 import { TokenizerError, boolField, componentType, stringField, unsupportedComponent } from './errors.js';
+import { type PrependScheme, prependSchemeFromJSON } from './pretokenizers.js';
 import { type PatternJSON, patternFromJSON } from './regex.js';
 
 export interface Decoder {
@@ -35,14 +36,8 @@ export function decoderFromJSON(json: unknown, field = 'decoder'): Decoder {
       if ([...content].length !== 1) throw new TokenizerError(`${field}.content must be one character, got ${JSON.stringify(content)}`);
       return new StripDecoder(content, count(o, 'start', field), count(o, 'stop', field));
     }
-    case 'Metaspace': {
-      const replacement = stringField(o, 'replacement', field);
-      const scheme = o.prepend_scheme ?? (o.add_prefix_space === false ? 'never' : 'always');
-      if (scheme !== 'always' && scheme !== 'first' && scheme !== 'never') {
-        throw new TokenizerError(`${field}.prepend_scheme ${JSON.stringify(scheme)} is not one of always, first, never`);
-      }
-      return new MetaspaceDecoder(replacement, scheme, boolField(o, 'split', true, field));
-    }
+    case 'Metaspace':
+      return new MetaspaceDecoder(stringField(o, 'replacement', field), prependSchemeFromJSON(o, field), boolField(o, 'split', true, field));
     default:
       throw unsupportedComponent(field, type, SUPPORTED);
   }
@@ -174,7 +169,7 @@ export class StripDecoder implements Decoder {
  * all there, not only the leading one: the prefix space the pre-tokenizer added).
  */
 export class MetaspaceDecoder implements Decoder {
-  constructor(readonly replacement: string, readonly prependScheme: 'always' | 'first' | 'never', readonly split: boolean) {}
+  constructor(readonly replacement: string, readonly prependScheme: PrependScheme, readonly split: boolean) {}
 
   decodeChain(tokens: string[]): string[] {
     return tokens.map((t, i) => t.replaceAll(this.replacement, i === 0 && this.prependScheme !== 'never' ? '' : ' '));

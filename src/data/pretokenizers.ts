@@ -161,7 +161,17 @@ function splitWithBehavior(text: string, regex: RegExp, behavior: SplitBehavior,
 }
 
 const PREPEND_SCHEMES = ['always', 'first', 'never'] as const;
-type PrependScheme = (typeof PREPEND_SCHEMES)[number];
+export type PrependScheme = (typeof PREPEND_SCHEMES)[number];
+
+/** Metaspace's prepend_scheme (pre-tokenizer and decoder alike). */
+export function prependSchemeFromJSON(o: Record<string, unknown>, field: string): PrependScheme {
+  // Files older than tokenizers 0.19 have add_prefix_space instead: false ⇒ never, true ⇒ always.
+  const scheme = o.prepend_scheme ?? (o.add_prefix_space === false ? 'never' : 'always');
+  if (!PREPEND_SCHEMES.includes(scheme as PrependScheme)) {
+    throw new TokenizerError(`${field}.prepend_scheme ${JSON.stringify(scheme)} is not one of ${PREPEND_SCHEMES.join(', ')}`);
+  }
+  return scheme as PrependScheme;
+}
 
 /** SentencePiece style: " " → "▁", a "▁" in front (per prepend_scheme), cut before each "▁" if `split`. */
 export class MetaspacePreTokenizer implements PreTokenizer {
@@ -174,12 +184,7 @@ export class MetaspacePreTokenizer implements PreTokenizer {
   static fromJSON(o: Record<string, unknown>, field: string): MetaspacePreTokenizer {
     const replacement = stringField(o, 'replacement', field);
     if ([...replacement].length !== 1) throw new TokenizerError(`${field}.replacement must be one character, got ${JSON.stringify(replacement)}`);
-    // Files older than tokenizers 0.19 have add_prefix_space instead: false ⇒ never, true ⇒ always.
-    const scheme = o.prepend_scheme ?? (o.add_prefix_space === false ? 'never' : 'always');
-    if (!PREPEND_SCHEMES.includes(scheme as PrependScheme)) {
-      throw new TokenizerError(`${field}.prepend_scheme ${JSON.stringify(scheme)} is not one of ${PREPEND_SCHEMES.join(', ')}`);
-    }
-    return new MetaspacePreTokenizer(replacement, scheme as PrependScheme, boolField(o, 'split', true, field));
+    return new MetaspacePreTokenizer(replacement, prependSchemeFromJSON(o, field), boolField(o, 'split', true, field));
   }
 
   split(text: string, emit: EmitPiece, atStart = true): void {
