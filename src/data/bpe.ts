@@ -32,6 +32,9 @@ export interface BpeOptions {
 /** SentencePiece's byte token name: `<0x0A>` (uppercase hex, interop.md §4.2). */
 export const byteToken = (b: number): string => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
 
+/** A byte token as the ByteFallback decoder reads it (either hex case); group 1 holds the hex. */
+export const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
+
 export class BpeModel {
   /** id → token string; undefined for ids the vocab skips. */
   readonly tokens: (string | undefined)[] = [];

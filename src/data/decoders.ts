@@ -1,5 +1,6 @@
 // tokenizer.json decoders (interop.md §4.6): token strings → text. Each is HF's decode_chain: a list of
 // strings in, a list out; a Sequence feeds one's output to the next, and the tokenizer joins the end.
+import { BYTE_TOKEN } from './bpe.js';
 import { appendByteLevelBytes } from './bytelevel.js';
 import { TokenizerError, boolField, componentType, stringField, unsupportedComponent } from './errors.js';
 import { type PrependScheme, prependSchemeFromJSON } from './pretokenizers.js';
@@ -96,8 +97,6 @@ export class ReplaceDecoder implements Decoder {
     return { type: 'Replace', pattern: this.pattern, content: this.content };
   }
 }
-
-const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
 
 /**
  * Runs of `<0xHH>` tokens → their bytes as UTF-8. A run that is not valid UTF-8 becomes one U+FFFD per
