@@ -4,7 +4,6 @@
 // progress bar and ETA over the whole plan; Ctrl-C checkpoints the current run and ends the plan, a rerun continues.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { backend } from '../backend/index.js';
 import { ConfigError, MoekitError } from '../tensor/index.js';
 import { parseRunConfig, type RunConfig } from '../train/config.js';
 import { hasCheckpoint } from '../train/checkpoint.js';
@@ -20,6 +19,7 @@ import { renderReport } from '../eval/report.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Command } from './command.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { THREADS_FLAG, applyThreadsFlag } from './threads_flag.js';
 import { ProgressBar, formatDuration } from './progress.js';
 import { backendLabel } from './train.js';
 
@@ -296,13 +296,13 @@ Ctrl-C stops the current run after its step and writes a checkpoint: finished ru
 next run of the same command continues the stopped one from there.`,
   async run(argv) {
     const { values, positionals } = parseFlags('compare', argv, {
-      seeds: { type: 'string' }, tokens: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, threads: { type: 'string' },
+      seeds: { type: 'string' }, tokens: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, ...THREADS_FLAG,
     }, true);
     if (positionals.length === 0) throw new UsageError('moekit compare: give at least one run config file', 'moekit compare a.json b.json --seeds 3');
     const seeds = intFlag('compare', 'seeds', values.seeds) ?? 1;
     const tokens = intFlag('compare', 'tokens', values.tokens);
     const seed0 = intFlag('compare', 'seed', values.seed, 0);
-    const threads = intFlag('compare', 'threads', values.threads);
+    applyThreadsFlag('compare', values);
     const names = new Set<string>();
     const models: PlanModel[] = positionals.map((file) => {
       let run = loadConfig(file);
@@ -328,7 +328,6 @@ next run of the same command continues the stopped one from there.`,
     if (budgets.size > 1) {
       throw new UsageError(`moekit compare: the configs' token budgets differ (${[...budgets].join(', ')} tokens)`, 'pass --tokens N to give every config the same budget');
     }
-    if (threads) backend().setThreads(threads);
     const base = seed0 ?? models[0].run.train.seed;
     const outDir = resolve(stringFlag(values.out) ?? 'runs/compare');
     const files = models[0].run.data.files;

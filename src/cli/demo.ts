@@ -3,11 +3,11 @@
 // bundled Brown corpus with the same data order, token budget and seed; then a table, summary.json and
 // report.html. Runs live in OUT/runs/<model>; a rerun skips finished models and resumes a stopped one.
 import { resolve } from 'node:path';
-import { backend } from '../backend/index.js';
 import { parseRunConfig, type RunConfig } from '../train/config.js';
 import { rawPreset } from '../train/presets.js';
 import type { Command } from './command.js';
-import { intFlag, parseFlags, stringFlag } from './args.js';
+import { parseFlags, stringFlag } from './args.js';
+import { THREADS_FLAG, applyThreadsFlag } from './threads_flag.js';
 import { resultsTable, runPlan, type PlanModel } from './compare.js';
 
 /** Training schedule of a demo plan (applied to the preset's train section). */
@@ -73,9 +73,8 @@ The default plan (300 steps × 2048 tokens per model) takes 4–8 minutes on 2 c
 finished models and resumes a stopped one from its last checkpoint; Ctrl-C stops after the current
 step and writes a checkpoint.`,
   async run(argv) {
-    const { values } = parseFlags('demo', argv, { quick: { type: 'boolean' }, out: { type: 'string' }, threads: { type: 'string' } });
-    const threads = intFlag('demo', 'threads', values.threads);
-    if (threads) backend().setThreads(threads);
+    const { values } = parseFlags('demo', argv, { quick: { type: 'boolean' }, out: { type: 'string' }, ...THREADS_FLAG });
+    applyThreadsFlag('demo', values);
     const scale = process.env.MOEKIT_DEMO_SCALE === 'test' ? TEST : values.quick ? QUICK : DEFAULT;
     const models = demoModels(scale);
     const outDir = resolve(stringFlag(values.out) ?? (values.quick ? 'runs/demo-quick' : 'runs/demo'));

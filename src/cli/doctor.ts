@@ -2,7 +2,8 @@
 import { availableParallelism, cpus } from 'node:os';
 import { backend, nativeLoadError, tryNativeBackend } from '../backend/index.js';
 import type { Command } from './command.js';
-import { intFlag, parseFlags } from './args.js';
+import { parseFlags } from './args.js';
+import { THREADS_FLAG, applyThreadsFlag } from './threads_flag.js';
 import { packageVersion } from './version.js';
 
 export const doctor: Command = {
@@ -13,10 +14,9 @@ export const doctor: Command = {
 Prints the moekit version, the backend in use (native or reference; MOEKIT_BACKEND forces one),
 the instruction set of the native build that was loaded (avx512, avx2 or scalar), and threads.`,
   async run(argv) {
-    const { values } = parseFlags('doctor', argv, { threads: { type: 'string' }, json: { type: 'boolean' } });
+    const { values } = parseFlags('doctor', argv, { ...THREADS_FLAG, json: { type: 'boolean' } });
+    applyThreadsFlag('doctor', values);
     const be = backend();
-    const threads = intFlag('doctor', 'threads', values.threads);
-    if (threads) be.setThreads(threads);
     const native = tryNativeBackend();
     const info = {
       version: packageVersion(),

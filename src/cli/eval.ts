@@ -2,17 +2,17 @@
 // data source and per token-difficulty decile — and multiple-choice task accuracy with experts per task.
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { backend } from '../backend/index.js';
 import { ConfigError } from '../tensor/index.js';
 import type { RouterConfig } from '../moe/index.js';
 import { loadModel } from '../io/load.js';
 import { encodeDocuments, END_OF_TEXT, loadCorpus, loadHfTokenizer, splitDocuments, Tokenizer, ValidBatches, type Batch, type TokenStream } from '../data/index.js';
 import { parseDataConfig, parseTrainConfig } from '../train/config.js';
 import { evaluateModel, type EvaluateOptions, type ModelEvaluation } from '../eval/evaluate.js';
-import { renderSweepReport, sweepRouter, type SweepResult } from '../eval/sweep.js';
+import { renderSweepReport, sweepKey, sweepRouter, type SweepResult } from '../eval/sweep.js';
 import { evaluateTasks, readTaskFile, resolveTaskFile, type TaskEvaluation } from '../eval/tasks.js';
 import type { Command } from './command.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { THREADS_FLAG, THREADS_USAGE, applyThreadsFlag } from './threads_flag.js';
 import { WEIGHTS_FLAG, WEIGHTS_USAGE, weightsFromFlags } from './weights_flag.js';
 import { ROUTER_FLAGS, ROUTER_USAGE, routerFromFlags } from './router_flags.js';
 import { ProgressBar } from './progress.js';
@@ -48,7 +48,7 @@ ${ROUTER_USAGE}
   --report FILE      where --sweep writes its HTML report
   --json             print the result as JSON (shape documented in README "Evaluation")
   --out FILE         also write the JSON result to FILE (nothing is written otherwise)
-  --threads N        kernel threads (default: all cores)
+${THREADS_USAGE}
 ${WEIGHTS_USAGE}`;
 
 export const evalCommand: Command = {
@@ -59,12 +59,11 @@ export const evalCommand: Command = {
     const { values } = parseFlags('eval', argv, {
       model: { type: 'string' }, data: { type: 'string' }, batches: { type: 'string' }, 'seq-len': { type: 'string' },
       tasks: { type: 'string' }, 'no-ppl': { type: 'boolean' }, ...ROUTER_FLAGS, sweep: { type: 'string' }, report: { type: 'string' },
-      json: { type: 'boolean' }, out: { type: 'string' }, threads: { type: 'string' }, ...WEIGHTS_FLAG,
+      json: { type: 'boolean' }, out: { type: 'string' }, ...THREADS_FLAG, ...WEIGHTS_FLAG,
     });
     const dir = stringFlag(values.model);
     if (!dir) throw new UsageError('moekit eval: --model DIR is required', 'see moekit eval --help');
-    const threads = intFlag('eval', 'threads', values.threads);
-    if (threads) backend().setThreads(threads);
+    applyThreadsFlag('eval', values);
     const batchesWanted = intFlag('eval', 'batches', values.batches);
     const seqLenFlag = intFlag('eval', 'seq-len', values['seq-len']);
     const routerRaw = routerFromFlags('eval', values);
@@ -105,15 +104,15 @@ export const evalCommand: Command = {
       for (let i = 0; i < n; i++) batches.push(all.batch(Math.floor((i * all.count) / n)));
       report.data = { split: files ? 'files' : 'validation', files: files ?? split.data.files, seq_len: seqLen, batches: n, sources };
       const data: EvaluateOptions = { batches, seqLen, sources };
+      report.evaluation = evaluateModel(model, data);
       if (sweep) {
-        const bar = new ProgressBar(`sweep ${String(routerRaw!.type)}`, sweep.length + 1);
-        report.sweep = sweepRouter(model, data, routerRaw!, sweep, (done) => bar.update(done));
+        const bar = new ProgressBar(`sweep ${String(routerRaw!.type)}`, sweep.length);
+        report.sweep = sweepRouter(model, data, report.evaluation, routerRaw!, sweep, (done) => bar.update(done));
         bar.finish();
         const html = stringFlag(values.report) ?? 'sweep-report.html';
         writeReport(html, renderSweepReport(resolve(dir), files ? files.join(', ') : 'the validation split of the run\'s data (Brown corpus by default)', report.sweep));
         process.stderr.write(`moekit eval: sweep report written to ${html}\n`);
       }
-      report.evaluation = evaluateModel(model, data);
     }
     if (taskItems) {
       const { scores: _scores, ...t } = evaluateTasks(model, tokenizer, taskItems, tasksArg!); // per-item scores stay out of the JSON
@@ -132,11 +131,12 @@ export const evalCommand: Command = {
   },
 };
 
-/** --sweep 0.3,0.5,… → the values (needs --router). */
+/** --sweep 0.3,0.5,… → the values (needs --router of a type a sweep can vary). */
 function sweepValues(raw: unknown, router: Record<string, unknown> | null): number[] | null {
   const list = stringFlag(raw);
   if (list === undefined) return null;
   if (!router) throw new UsageError('moekit eval: --sweep needs --router top_p (or top_k)');
+  sweepKey(router.type); // a router without a swept option fails before any work
   const values = list.split(',').map((v) => v.trim()).filter(Boolean).map(Number);
   if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new UsageError(`moekit eval: --sweep must be a comma-separated list of numbers, got "${list}"`);
   return values;

@@ -8,6 +8,7 @@ import { END_OF_TEXT, loadHfTokenizer, type HfTokenizer } from '../data/index.js
 import { checkSampling, generateText, generationDefaults, type GenerationStats, type SamplingOptions } from '../generate/index.js';
 import type { Command } from './command.js';
 import { intFlag, numberFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { THREADS_FLAG, THREADS_USAGE, applyThreadsFlag } from './threads_flag.js';
 import { WEIGHTS_FLAG, WEIGHTS_USAGE, weightsFromFlags } from './weights_flag.js';
 
 /** What `moekit generate --json` prints. */
@@ -35,7 +36,7 @@ const USAGE = `moekit generate --model DIR --prompt TEXT [options]
                      (tokenizer_config.json chat_template or chat_template.jinja)
   --json             print one JSON object at the end instead of streaming
                      {text, finish_reason, usage: {prompt_tokens, completion_tokens}, timings}
-  --threads N        kernel threads (default: all cores)
+${THREADS_USAGE}
 ${WEIGHTS_USAGE}
 
 Defaults come from the model's generation_config.json as transformers reads it (do_sample, temperature,
@@ -53,8 +54,8 @@ export const generateCommand: Command = {
       model: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
       temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
       'repetition-penalty': { type: 'string' },
-      stop: { type: 'string', multiple: true }, chat: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' },
-      ...WEIGHTS_FLAG,
+      stop: { type: 'string', multiple: true }, chat: { type: 'boolean' }, json: { type: 'boolean' },
+      ...THREADS_FLAG, ...WEIGHTS_FLAG,
     });
     const dir = stringFlag(values.model);
     if (!dir) throw new UsageError('moekit generate: --model DIR is required', 'see moekit generate --help');
@@ -71,8 +72,7 @@ export const generateCommand: Command = {
     checkFlags({ temperature: flags.temperature ?? 0, topK: flags.topK ?? 0, topP: flags.topP ?? 1, repetitionPenalty: flags.repetitionPenalty ?? 1, seed: flags.seed });
     const stop = (values.stop as string[] | undefined) ?? [];
     if (stop.includes('')) throw new UsageError('moekit generate: --stop needs a non-empty string');
-    const threads = intFlag('generate', 'threads', values.threads);
-    if (threads) backend().setThreads(threads);
+    applyThreadsFlag('generate', values);
 
     const loaded = loadModel(resolve(dir), { weights: weightsFromFlags(values) });
     if (!loaded.tokenizerPath) throw new ConfigError(`${dir} has no tokenizer.json`, 'moekit generate needs the model\'s tokenizer');

@@ -1,12 +1,12 @@
 // `moekit inspect`: the experts each token of a text used, per MoE layer — with the model's own router
 // or any other (--router top_p --top-p 0.5 on a Mixtral checkpoint). JSON for scripts, a table for people.
 import { dirname, resolve } from 'node:path';
-import { backend } from '../backend/index.js';
 import { loadModel } from '../io/load.js';
 import { loadHfTokenizer } from '../data/index.js';
 import { inspectRouting, type Inspection } from '../eval/inspect.js';
 import type { Command } from './command.js';
-import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { parseFlags, stringFlag, UsageError } from './args.js';
+import { THREADS_FLAG, THREADS_USAGE, applyThreadsFlag } from './threads_flag.js';
 import { WEIGHTS_FLAG, WEIGHTS_USAGE, weightsFromFlags } from './weights_flag.js';
 import { ROUTER_FLAGS, ROUTER_USAGE, routerFromFlags } from './router_flags.js';
 
@@ -18,7 +18,7 @@ const USAGE = `moekit inspect --model DIR (--text "…" | --ids 1,2,3) [options]
   --logits           include the logits of every position (JSON only)
 ${ROUTER_USAGE}
   --json             print {"tokens", "ids", "layers": [{"layer", "experts", "weights"}], "mean_k", "logits"?}
-  --threads N        kernel threads (default: all cores)
+${THREADS_USAGE}
 ${WEIGHTS_USAGE}`;
 
 export const inspectCommand: Command = {
@@ -28,15 +28,14 @@ export const inspectCommand: Command = {
   async run(argv) {
     const { values } = parseFlags('inspect', argv, {
       model: { type: 'string' }, text: { type: 'string' }, ids: { type: 'string' }, logits: { type: 'boolean' },
-      ...ROUTER_FLAGS, json: { type: 'boolean' }, threads: { type: 'string' }, ...WEIGHTS_FLAG,
+      ...ROUTER_FLAGS, json: { type: 'boolean' }, ...THREADS_FLAG, ...WEIGHTS_FLAG,
     });
     const dir = stringFlag(values.model);
     if (!dir) throw new UsageError('moekit inspect: --model DIR is required', 'see moekit inspect --help');
     const text = stringFlag(values.text);
     const idsFlag = stringFlag(values.ids);
     if ((text === undefined) === (idsFlag === undefined)) throw new UsageError('moekit inspect: give exactly one of --text and --ids');
-    const threads = intFlag('inspect', 'threads', values.threads);
-    if (threads) backend().setThreads(threads);
+    applyThreadsFlag('inspect', values);
     const router = routerFromFlags('inspect', values);
 
     const loaded = loadModel(resolve(dir), { weights: weightsFromFlags(values) });

@@ -9,6 +9,7 @@ import { ensureWritableDir, train, type TrainResult } from '../train/trainer.js'
 import { buildTrainData } from '../train/data.js';
 import type { Command } from './command.js';
 import { intFlag, parseFlags, stringFlag, UsageError } from './args.js';
+import { THREADS_FLAG, applyThreadsFlag } from './threads_flag.js';
 import { ROUTER_TYPES } from '../moe/index.js';
 import { ProgressBar, formatDuration } from './progress.js';
 import { ROUTER_FLAGS, routerFromFlags } from './router_flags.js';
@@ -44,14 +45,12 @@ Ctrl-C stops after the current step and writes a checkpoint; rerun with --resume
   async run(argv) {
     const { values } = parseFlags('train', argv, {
       config: { type: 'string' }, preset: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' },
-      data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, threads: { type: 'string' },
+      data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, ...THREADS_FLAG,
       ...TRAIN_ROUTER_FLAGS,
     });
     const run = resolveRunConfig('train', values);
     const outDir = resolve(stringFlag(values.out) ?? `runs/${runName(values)}`);
-    const threads = intFlag('train', 'threads', values.threads);
-    const be = backend();
-    if (threads) be.setThreads(threads);
+    applyThreadsFlag('train', values);
     const result = await trainWithProgress(run, outDir, Boolean(values.resume), `train`);
     const ppl = result.finalValLoss !== null ? Math.exp(result.finalValLoss).toFixed(2) : '--';
     const loss = result.finalValLoss !== null ? result.finalValLoss.toFixed(4) : '--';

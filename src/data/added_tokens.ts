@@ -3,7 +3,7 @@
 // the others in the normalized text, against their own normalized content (HF's two tries).
 // `lstrip`/`rstrip` swallow the whitespace beside a match; `single_word` rejects a match touching a
 // word character. `special` ones are dropped by skipSpecial decoding and by parseSpecial: false matching.
-import { TokenizerError } from './errors.js';
+import { TokenizerError, boolField } from './errors.js';
 import { literalRegex } from './regex.js';
 
 export interface AddedToken {
@@ -27,12 +27,7 @@ export function addedTokenFromJSON(t: Record<string, unknown> | null, id: unknow
   if (typeof t?.content !== 'string' || !Number.isInteger(id) || (id as number) < 0) {
     throw new TokenizerError(`${field} needs a string "content" and an integer "id" ≥ 0`, `got ${JSON.stringify(t)}`);
   }
-  const flag = (key: string, fallback: boolean): boolean => {
-    const v = t[key];
-    if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'boolean') throw new TokenizerError(`${field}.${key} must be true or false, got ${JSON.stringify(v)}`);
-    return v;
-  };
+  const flag = (key: string, fallback: boolean): boolean => boolField(t, key, fallback, field);
   const special = flag('special', false);
   return {
     id: id as number,

@@ -2,7 +2,7 @@
 // pre-tokenized word at a time, lowest rank first and leftmost first on ties — the order HuggingFace
 // tokenizers uses (word.rs merge_all), done with a heap so long words stay O(n log n). Characters not in
 // the vocab become `<0xHH>` byte tokens (byte_fallback, SentencePiece style) or the unk token.
-import { TokenizerError } from './errors.js';
+import { TokenizerError, boolField } from './errors.js';
 import { Heap } from './heap.js';
 
 /** Pair (a, b) of token ids → one number; ids must stay below PAIR_BASE. */
@@ -31,6 +31,9 @@ export interface BpeOptions {
 
 /** SentencePiece's byte token name: `<0x0A>` (uppercase hex, interop.md §4.2). */
 export const byteToken = (b: number): string => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
+
+/** A byte token as the ByteFallback decoder reads it (either hex case); group 1 holds the hex. */
+export const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
 
 export class BpeModel {
   /** id → token string; undefined for ids the vocab skips. */
@@ -83,9 +86,9 @@ export class BpeModel {
     const merges = parseMerges(model.merges ?? []);
     return new BpeModel(new Map(Object.entries(vocabJson as Record<string, number>)), merges, {
       unkToken: optionalString(model, 'unk_token') ?? null,
-      fuseUnk: optionalBool(model, 'fuse_unk'),
-      ignoreMerges: optionalBool(model, 'ignore_merges'),
-      byteFallback: optionalBool(model, 'byte_fallback'),
+      fuseUnk: boolField(model, 'fuse_unk', false, 'model'),
+      ignoreMerges: boolField(model, 'ignore_merges', false, 'model'),
+      byteFallback: boolField(model, 'byte_fallback', false, 'model'),
       continuingSubwordPrefix: optionalString(model, 'continuing_subword_prefix') || undefined,
       endOfWordSuffix: optionalString(model, 'end_of_word_suffix') || undefined,
     });
@@ -212,13 +215,6 @@ function optionalString(model: Record<string, unknown>, key: string): string | u
   const v = model[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw new TokenizerError(`model.${key} must be a string or null, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function optionalBool(model: Record<string, unknown>, key: string): boolean {
-  const v = model[key];
-  if (v === undefined || v === null) return false;
-  if (typeof v !== 'boolean') throw new TokenizerError(`model.${key} must be true or false, got ${JSON.stringify(v)}`);
   return v;
 }
 

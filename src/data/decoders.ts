@@ -1,7 +1,9 @@
 // tokenizer.json decoders (interop.md §4.6): token strings → text. Each is HF's decode_chain: a list of
 // strings in, a list out; a Sequence feeds one's output to the next, and the tokenizer joins the end.
+import { BYTE_TOKEN } from './bpe.js';
 import { appendByteLevelBytes } from './bytelevel.js';
-import { TokenizerError, componentType, stringField, unsupportedComponent } from './errors.js';
+import { TokenizerError, boolField, componentType, stringField, unsupportedComponent } from './errors.js';
+import { type PrependScheme, prependSchemeFromJSON } from './pretokenizers.js';
 import { type PatternJSON, patternFromJSON } from './regex.js';
 
 export interface Decoder {
@@ -20,11 +22,8 @@ export function decoderFromJSON(json: unknown, field = 'decoder'): Decoder {
       if (!Array.isArray(o.decoders)) throw new TokenizerError(`${field}.decoders must be an array`);
       return new SequenceDecoder(o.decoders.map((d, i) => decoderFromJSON(d, `${field}.decoders[${i}]`)));
     case 'ByteLevel':
-      for (const key of ['add_prefix_space', 'trim_offsets', 'use_regex']) {
-        if (o[key] !== undefined && typeof o[key] !== 'boolean') throw new TokenizerError(`${field}.${key} must be true or false`);
-      }
       // The ByteLevel decoder ignores its options (they only matter to the pre-tokenizer); kept for saving.
-      return new ByteLevelDecoder(o.add_prefix_space !== false, o.trim_offsets !== false, o.use_regex !== false);
+      return new ByteLevelDecoder(boolField(o, 'add_prefix_space', true, field), boolField(o, 'trim_offsets', true, field), boolField(o, 'use_regex', true, field));
     case 'Replace': {
       const { pattern, regex } = patternFromJSON(o.pattern, `${field}.pattern`);
       return new ReplaceDecoder(pattern, regex, stringField(o, 'content', field));
@@ -38,14 +37,8 @@ export function decoderFromJSON(json: unknown, field = 'decoder'): Decoder {
       if ([...content].length !== 1) throw new TokenizerError(`${field}.content must be one character, got ${JSON.stringify(content)}`);
       return new StripDecoder(content, count(o, 'start', field), count(o, 'stop', field));
     }
-    case 'Metaspace': {
-      const replacement = stringField(o, 'replacement', field);
-      const scheme = o.prepend_scheme ?? (o.add_prefix_space === false ? 'never' : 'always');
-      if (scheme !== 'always' && scheme !== 'first' && scheme !== 'never') {
-        throw new TokenizerError(`${field}.prepend_scheme ${JSON.stringify(scheme)} is not one of always, first, never`);
-      }
-      return new MetaspaceDecoder(replacement, scheme, o.split !== false);
-    }
+    case 'Metaspace':
+      return new MetaspaceDecoder(stringField(o, 'replacement', field), prependSchemeFromJSON(o, field), boolField(o, 'split', true, field));
     default:
       throw unsupportedComponent(field, type, SUPPORTED);
   }
@@ -104,8 +97,6 @@ export class ReplaceDecoder implements Decoder {
     return { type: 'Replace', pattern: this.pattern, content: this.content };
   }
 }
-
-const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
 
 /**
  * Runs of `<0xHH>` tokens → their bytes as UTF-8. A run that is not valid UTF-8 becomes one U+FFFD per
@@ -177,7 +168,7 @@ export class StripDecoder implements Decoder {
  * all there, not only the leading one: the prefix space the pre-tokenizer added).
  */
 export class MetaspaceDecoder implements Decoder {
-  constructor(readonly replacement: string, readonly prependScheme: 'always' | 'first' | 'never', readonly split: boolean) {}
+  constructor(readonly replacement: string, readonly prependScheme: PrependScheme, readonly split: boolean) {}
 
   decodeChain(tokens: string[]): string[] {
     return tokens.map((t, i) => t.replaceAll(this.replacement, i === 0 && this.prependScheme !== 'never' ? '' : ' '));

@@ -26,6 +26,14 @@ export function componentType(json: unknown, field: string): string {
   return type;
 }
 
+/** A boolean field of a tokenizer.json component; `fallback` when absent or null. */
+export function boolField(o: Record<string, unknown>, key: string, fallback: boolean, field: string): boolean {
+  const v = o[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') throw new TokenizerError(`${field}.${key} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 /** A required string field of a tokenizer.json component. */
 export function stringField(o: Record<string, unknown>, key: string, field: string): string {
   const v = o[key];

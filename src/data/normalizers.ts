@@ -1,7 +1,7 @@
 // tokenizer.json normalizers (interop.md §4.5): text → text before pre-tokenization, applied to each
 // stretch of text between added tokens. SentencePiece's `Precompiled` charsmap is not implemented and
 // is rejected by name rather than skipped (skipping would silently tokenize differently).
-import { TokenizerError, componentType, stringField, unsupportedComponent } from './errors.js';
+import { TokenizerError, boolField, componentType, stringField, unsupportedComponent } from './errors.js';
 import { type PatternJSON, patternFromJSON } from './regex.js';
 
 export interface Normalizer {
@@ -34,7 +34,7 @@ export function normalizerFromJSON(json: unknown, field = 'normalizer'): Normali
     case 'Lowercase':
       return new LowercaseNormalizer();
     case 'Strip':
-      return new StripNormalizer(o.strip_left !== false, o.strip_right !== false);
+      return new StripNormalizer(boolField(o, 'strip_left', true, field), boolField(o, 'strip_right', true, field));
     case 'Precompiled':
       throw new TokenizerError(`${field}.type "Precompiled" (a SentencePiece charsmap) is not supported; supported: ${SUPPORTED.join(', ')}`,
         'convert the tokenizer with a normalizer of the supported types (transformers writes none for Llama/Mixtral)');

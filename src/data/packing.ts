@@ -35,12 +35,11 @@ export function encodeDocuments(
   /** The id that ends each document: <|endoftext|> (moekit's tokenizers), or a checkpoint's EOS. */
   separator: number = tokenizer.specialId(END_OF_TEXT),
 ): TokenStream {
-  const eot = separator;
   const parts: number[][] = [];
   let total = 0;
   docs.forEach((d, i) => {
     const ids = tokenizer.encode(d.text, { parseSpecial: false, addSpecial: false });
-    ids.push(eot);
+    ids.push(separator);
     parts.push(ids);
     total += ids.length;
     if (onProgress && (i % 16 === 15 || i === docs.length - 1)) onProgress((i + 1) / docs.length);

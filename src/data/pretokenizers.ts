@@ -3,7 +3,7 @@
 // whether a piece begins at offset 0 of the whole input (HF's offsets_original().0 == 0): Metaspace's
 // prepend_scheme "first" prefixes only that piece.
 import { toByteLevel } from './bytelevel.js';
-import { TokenizerError, componentType, stringField, unsupportedComponent } from './errors.js';
+import { TokenizerError, boolField, componentType, stringField, unsupportedComponent } from './errors.js';
 import { GPT2_PATTERN, type PatternJSON, compileOniguruma, literalRegex, patternFromJSON, splitByRegex } from './regex.js';
 
 export type EmitPiece = (piece: string, atStart: boolean) => void;
@@ -22,9 +22,9 @@ export function preTokenizerFromJSON(json: unknown, field = 'pre_tokenizer'): Pr
   switch (type) {
     case 'ByteLevel':
       return new ByteLevelPreTokenizer({
-        addPrefixSpace: bool(o, 'add_prefix_space', true, field),
-        trimOffsets: bool(o, 'trim_offsets', true, field),
-        useRegex: bool(o, 'use_regex', true, field),
+        addPrefixSpace: boolField(o, 'add_prefix_space', true, field),
+        trimOffsets: boolField(o, 'trim_offsets', true, field),
+        useRegex: boolField(o, 'use_regex', true, field),
       });
     case 'Split':
       return SplitPreTokenizer.fromJSON(o, field);
@@ -38,13 +38,6 @@ export function preTokenizerFromJSON(json: unknown, field = 'pre_tokenizer'): Pr
     default:
       throw unsupportedComponent(field, type, SUPPORTED);
   }
-}
-
-function bool(o: Record<string, unknown>, key: string, fallback: boolean, field: string): boolean {
-  const v = o[key];
-  if (v === undefined) return fallback;
-  if (typeof v !== 'boolean') throw new TokenizerError(`${field}.${key} must be true or false`);
-  return v;
 }
 
 /** GPT-2 style: optional leading space, the GPT-2 regex, then UTF-8 bytes → the byte alphabet (§4.3). */
@@ -98,7 +91,7 @@ export class SplitPreTokenizer implements PreTokenizer {
     if (!BEHAVIORS.includes(behavior)) {
       throw new TokenizerError(`${field}.behavior ${JSON.stringify(o.behavior)} is not one of ${BEHAVIORS.join(', ')}`);
     }
-    return new SplitPreTokenizer(pattern, behavior, bool(o, 'invert', false, field), regex);
+    return new SplitPreTokenizer(pattern, behavior, boolField(o, 'invert', false, field), regex);
   }
 
   split(text: string, emit: EmitPiece, atStart = true): void {
@@ -168,7 +161,17 @@ function splitWithBehavior(text: string, regex: RegExp, behavior: SplitBehavior,
 }
 
 const PREPEND_SCHEMES = ['always', 'first', 'never'] as const;
-type PrependScheme = (typeof PREPEND_SCHEMES)[number];
+export type PrependScheme = (typeof PREPEND_SCHEMES)[number];
+
+/** Metaspace's prepend_scheme (pre-tokenizer and decoder alike). */
+export function prependSchemeFromJSON(o: Record<string, unknown>, field: string): PrependScheme {
+  // Files older than tokenizers 0.19 have add_prefix_space instead: false ⇒ never, true ⇒ always.
+  const scheme = o.prepend_scheme ?? (o.add_prefix_space === false ? 'never' : 'always');
+  if (!PREPEND_SCHEMES.includes(scheme as PrependScheme)) {
+    throw new TokenizerError(`${field}.prepend_scheme ${JSON.stringify(scheme)} is not one of ${PREPEND_SCHEMES.join(', ')}`);
+  }
+  return scheme as PrependScheme;
+}
 
 /** SentencePiece style: " " → "▁", a "▁" in front (per prepend_scheme), cut before each "▁" if `split`. */
 export class MetaspacePreTokenizer implements PreTokenizer {
@@ -181,12 +184,7 @@ export class MetaspacePreTokenizer implements PreTokenizer {
   static fromJSON(o: Record<string, unknown>, field: string): MetaspacePreTokenizer {
     const replacement = stringField(o, 'replacement', field);
     if ([...replacement].length !== 1) throw new TokenizerError(`${field}.replacement must be one character, got ${JSON.stringify(replacement)}`);
-    // Files older than tokenizers 0.19 have add_prefix_space instead: false ⇒ never, true ⇒ always.
-    const scheme = o.prepend_scheme ?? (o.add_prefix_space === false ? 'never' : 'always');
-    if (!PREPEND_SCHEMES.includes(scheme as PrependScheme)) {
-      throw new TokenizerError(`${field}.prepend_scheme ${JSON.stringify(scheme)} is not one of ${PREPEND_SCHEMES.join(', ')}`);
-    }
-    return new MetaspacePreTokenizer(replacement, scheme as PrependScheme, bool(o, 'split', true, field));
+    return new MetaspacePreTokenizer(replacement, prependSchemeFromJSON(o, field), boolField(o, 'split', true, field));
   }
 
   split(text: string, emit: EmitPiece, atStart = true): void {

@@ -189,15 +189,14 @@ export function evaluateModel(model: DecoderLM, opts: EvaluateOptions): ModelEva
     const { router, ...rest } = opts;
     return routedWith(model, router, () => evaluateModel(model, rest));
   }
-  const m = model;
   const collector = new RoutingCollector();
-  const { records, lossSum } = collectTokens(m, opts.batches, opts.seqLen, collector);
+  const { records, lossSum } = collectTokens(model, opts.batches, opts.seqLen, collector);
   const tokens = records.loss.length;
   const loss = tokens > 0 ? lossSum / tokens : NaN;
   return {
     loss, ppl: Math.exp(loss), tokens,
     moe_layers: records.moeLayers,
-    routing: collector.summary(m, opts.seqLen),
+    routing: collector.summary(model, opts.seqLen),
     per_source: perSource(records, opts.sources ?? ['all']),
     by_difficulty: byDifficulty(records),
   };

@@ -3,7 +3,7 @@
 // own router. The question of the Top-P paper ("harder tasks need more experts") asked of any checkpoint.
 import { ConfigError } from '../tensor/index.js';
 import type { DecoderLM } from '../models/index.js';
-import { evaluateModel, routedWith, type EvaluateOptions } from './evaluate.js';
+import { evaluateModel, routedWith, type EvaluateOptions, type ModelEvaluation } from './evaluate.js';
 import { htmlPage } from './report.js';
 import { esc, figure, lineChart, PALETTE } from './svg.js';
 
@@ -31,19 +31,22 @@ export function sweepKey(type: unknown): 'top_p' | 'k' {
   throw new ConfigError(`a sweep varies top_p (router top_p) or k (router top_k); got router ${JSON.stringify(type)}`, 'use --router top_p or --router top_k');
 }
 
-export function sweepRouter(model: DecoderLM, data: Omit<EvaluateOptions, 'router'>, router: Record<string, unknown>,
+/**
+ * `native`: the model's evaluation with its own router on `data` (the caller's plain evaluation, so the
+ * sweep does not run it again).
+ */
+export function sweepRouter(model: DecoderLM, data: Omit<EvaluateOptions, 'router'>, native: ModelEvaluation, router: Record<string, unknown>,
   values: readonly number[], onPoint: (done: number, total: number) => void = () => undefined): SweepResult {
   const key = sweepKey(router.type);
-  const point = (ev: ReturnType<typeof evaluateModel>) => ({ loss: ev.loss, ppl: ev.ppl, mean_k: ev.routing!.mean_k });
-  const native = { router: model.config.moe?.router ?? null, ...point(evaluateModel(model, data)) };
-  onPoint(1, values.length + 1);
+  const point = (ev: ModelEvaluation) => ({ loss: ev.loss, ppl: ev.ppl, mean_k: ev.routing!.mean_k });
+  // The swept routers first: setRouter refuses a dense model with a typed error (whose evaluation has no routing).
   const points = values.map((value, i) => {
     const r = { ...router, [key]: value };
     const ev = routedWith(model, r, () => ({ router: model.config.moe!.router as unknown, ...point(evaluateModel(model, data)) }));
-    onPoint(i + 2, values.length + 1);
+    onPoint(i + 1, values.length);
     return { value, ...ev };
   });
-  return { key, points, native };
+  return { key, points, native: { router: model.config.moe?.router ?? null, ...point(native) } };
 }
 
 /** A self-contained report: the perplexity / experts-per-token curve with the native router beside it. */

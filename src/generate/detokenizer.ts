@@ -8,6 +8,7 @@
 // Each step decodes only the tokens since the last emitted piece plus the ones before it (a window),
 // so decoders whose output depends on the previous token (leading-space rules) see their context, and
 // the cost does not grow with the length of the generation.
+import { BYTE_TOKEN } from '../data/bpe.js';
 
 /** What the detokenizer needs of a tokenizer. */
 export interface TokenDecoder {
@@ -17,7 +18,6 @@ export interface TokenDecoder {
 }
 
 const REPLACEMENT = '\uFFFD';
-const BYTE_PIECE = /^<0x[0-9A-Fa-f]{2}>$/;
 
 export class Detokenizer {
   private readonly ids: number[];
@@ -34,7 +34,7 @@ export class Detokenizer {
   /** Adds a token; returns the text it completes ('' while a character is incomplete). */
   push(id: number): string {
     this.ids.push(id);
-    if (BYTE_PIECE.test(this.tokenizer.idToToken(id) ?? '')) return ''; // its run may go on
+    if (BYTE_TOKEN.test(this.tokenizer.idToToken(id) ?? '')) return ''; // its run may go on
     const piece = this.pending();
     if (piece === '' || piece.endsWith(REPLACEMENT)) return '';
     this.prefix = this.read;

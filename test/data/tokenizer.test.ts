@@ -102,6 +102,9 @@ test('tokenizer.json: unsupported components fail naming the field and the suppo
   bad({ model: { ...json.model, merges: [['q']] } }, /model\.merges\[0\] = \["q"\]: expected/);
   bad({ model: { ...json.model, merges: 'Ġ t' } }, /model\.merges must be an array/);
   bad({ model: { ...json.model, byte_fallback: 'yes' } }, /model\.byte_fallback must be true or false/);
+  // Flags that used to read anything but false as true.
+  bad({ normalizer: { type: 'Strip', strip_left: 'no', strip_right: true } }, /normalizer\.strip_left must be true or false, got "no"/);
+  bad({ decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: 0 } }, /decoder\.split must be true or false, got 0/);
   bad({ pre_tokenizer: { type: 'Split', pattern: { Regex: '(?i:[a-z])' }, behavior: 'Isolated' } }, /pre_tokenizer\.pattern\.Regex: regex .* has a letter in a \[class\] inside \(\?i:/);
   bad({ pre_tokenizer: { type: 'Split', pattern: { Regex: '(' }, behavior: 'Isolated' } }, /pre_tokenizer\.pattern\.Regex: regex "\(" does not compile/);
   bad({ pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'sometimes' } }, /pre_tokenizer\.prepend_scheme "sometimes" is not one of always, first, never/);

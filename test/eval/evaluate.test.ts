@@ -12,6 +12,7 @@ import { loadModel, ModelLoadError } from '../../src/io/load.js';
 import { parseRunConfig } from '../../src/train/config.js';
 import { train, evaluate } from '../../src/train/trainer.js';
 import { byDifficulty, evaluateModel, perSource, routedWith, type TokenRecords } from '../../src/eval/evaluate.js';
+import { sweepRouter } from '../../src/eval/sweep.js';
 import { writeSafetensors } from '../../src/io/safetensors/index.js';
 import { toyData } from '../train/toy.js';
 
@@ -148,5 +149,6 @@ test('a router override changes the experts per token; a dense model refuses it'
   assert.throws(() => evaluateModel(dense, { batches, seqLen: T, router: { type: 'top_p' } }), /needs an MoE model/);
   const ev = evaluateModel(dense, { batches, seqLen: T });
   assert.equal(ev.routing, null);
+  assert.throws(() => sweepRouter(dense, { batches, seqLen: T }, ev, { type: 'top_p' }, [0.5]), /needs an MoE model/);
   assert.equal(ev.per_source[0].mean_k, null);
 });
