@@ -30,7 +30,8 @@ export function generationDefaults(file: Record<string, unknown> | null, where: 
   if (doSample !== undefined && doSample !== null && typeof doSample !== 'boolean') {
     throw new ConfigError(`${where}: "do_sample" must be true or false, got ${JSON.stringify(doSample)}`);
   }
-  const temperature = num('temperature', (x) => x > 0 && Number.isFinite(x), 'a number > 0');
+  // A greedy file may say temperature 0 (transformers only warns: the field is unused without sampling).
+  const temperature = num('temperature', (x) => (x > 0 || (x === 0 && doSample !== true)) && Number.isFinite(x), 'a number > 0');
   const topK = num('top_k', (x) => Number.isInteger(x) && x >= 0, 'an integer >= 0');
   const topP = num('top_p', (x) => x > 0 && x <= 1, 'a number in (0, 1]');
   const repetitionPenalty = num('repetition_penalty', (x) => x > 0 && Number.isFinite(x), 'a number > 0') ?? 1;

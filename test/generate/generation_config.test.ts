@@ -16,6 +16,8 @@ test('generation_config.json: do_sample false is greedy whatever the temperature
   assert.deepEqual(generationDefaults(null, at), { sampling: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 }, maxNewTokens: null, maxLength: null });
   assert.deepEqual(generationDefaults({ temperature: 0.6, top_p: 0.9, repetition_penalty: 1.1 }, at).sampling,
     { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1.1 });
+  assert.deepEqual(generationDefaults({ do_sample: false, temperature: 0 }, at).sampling, { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 });
+  assert.throws(() => generationDefaults({ do_sample: true, temperature: 0 }, at), /"temperature" must be a number > 0, got 0/);
   // Llama-2-chat's file: do_sample true, temperature 0.6, top_p 0.9, max_length 4096 (top_k: transformers' 50)
   assert.deepEqual(generationDefaults({ do_sample: true, temperature: 0.6, top_p: 0.9, max_length: 4096 }, at),
     { sampling: { temperature: 0.6, topK: 50, topP: 0.9, repetitionPenalty: 1 }, maxNewTokens: null, maxLength: 4096 });
