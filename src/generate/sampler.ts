@@ -6,7 +6,7 @@
 //   context (prompt and output so far) becomes z/θ if z > 0, else z·θ.
 // Draws come from moekit's seeded Rng, so a seed reproduces a run. Ties are broken towards the lower
 // token id everywhere (argmax, top-k, nucleus order), so results never depend on sort stability.
-// Buffers are allocated once per vocabulary size: a step allocates nothing.
+// Buffers are allocated once per vocabulary size: a step allocates no buffers.
 import { ConfigError, Rng } from '../tensor/index.js';
 
 export interface SamplingOptions {
