@@ -65,7 +65,7 @@ with 8 experts as wide as the dense FFN. Prints validation loss, perplexity, mea
 activated parameters per token and training tokens/s; writes DIR/summary.json and DIR/report.html
 (self-contained; opens from disk) and prints the report's path. Opens nothing.
 
-  --quick       a smoke check: 24 small steps per model (about 20 s on 2 cores)
+  --quick       a smoke check: 24 small steps per model (about 35 s on 2 cores)
   --out DIR     output directory (default runs/demo, or runs/demo-quick with --quick)
   --threads N   kernel threads (default: all cores)
 
